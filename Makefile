@@ -1,0 +1,138 @@
+# libqb-rs: build, test and install a drop-in libqb.so.100.
+#
+#   make                 libqb.so.100.3.3 (+ symlinks), headers, libqb.pc in target/release
+#   make check           cargo test, C test suite (ours + stock libqb), ABI gates, lint
+#   make demo            build and run the C examples against the fresh library
+#   make install PREFIX=/usr/local [DESTDIR=] [LIBDIR=]
+#   make headers         refresh the cbindgen regions of include/qb/*.h
+
+VERSION      := 2.0.10
+SONAME       := libqb.so.100
+# libtool -version-info 103:3:3 of libqb 2.0.10 gives libqb.so.100.3.3.
+REALNAME     := libqb.so.100.3.3
+
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+BINDIR       ?= $(PREFIX)/bin
+DESTDIR      ?=
+
+CARGO        ?= cargo
+CC           ?= gcc
+OUT          := target/release
+CTEST_OUT    := target/c-tests
+STOCK_LIB    ?= /usr/lib/x86_64-linux-gnu/libqb.so.100
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+CWARN        := -Wall -Wextra -Werror
+# What Rust's std needs from the system when linked from a staticlib.
+NATIVE_LIBS  := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+HEADERS      := $(wildcard include/qb/*.h)
+RUST_SRC     := $(shell find src -type f) Cargo.toml build.rs
+C_TESTS      := $(patsubst c-tests/%.c,$(CTEST_OUT)/%,$(wildcard c-tests/check_*.c))
+EXAMPLES     := $(patsubst examples/%.c,target/examples/%,$(wildcard examples/*.c))
+
+.PHONY: all lib check check-rust check-c check-c-stock check-abi lint demo install \
+	uninstall headers clean
+
+all: lib $(OUT)/libqb.pc
+
+lib: $(OUT)/$(REALNAME) $(OUT)/$(SONAME) $(OUT)/libqb.so
+
+$(OUT)/libqb.a: $(RUST_SRC) $(HEADERS)
+	$(CARGO) build --release --locked
+
+# The export list is exactly libqb's public API; everything else stays local.
+$(OUT)/libqb.map: abi/public-symbols.tsv
+	@mkdir -p $(OUT)
+	{ echo '{ global:'; cut -f1 $< | sed 's/$$/;/'; echo 'local: *; };'; } > $@
+
+$(OUT)/$(REALNAME): $(OUT)/libqb.a $(OUT)/libqb.map
+	$(CC) -shared -o $@ -Wl,-soname,$(SONAME) \
+		-Wl,--whole-archive $(OUT)/libqb.a -Wl,--no-whole-archive \
+		-Wl,--version-script=$(OUT)/libqb.map -Wl,--gc-sections \
+		-Wl,-z,now -Wl,-z,relro -Wl,-z,noexecstack $(NATIVE_LIBS)
+
+$(OUT)/$(SONAME): $(OUT)/$(REALNAME)
+	ln -sf $(REALNAME) $@
+$(OUT)/libqb.so: $(OUT)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# An uninstalled libqb.pc pointing at the source tree, for tests and demos.
+$(OUT)/libqb.pc: pkgconfig/libqb.pc.in Makefile
+	@mkdir -p $(OUT)
+	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(CURDIR)/$(OUT)|' \
+	    -e 's|@INCLUDEDIR@|$(CURDIR)/include|; s|@VERSION@|$(VERSION)|' $< > $@
+
+headers:
+	QB_WRITE_HEADERS=1 $(CARGO) build --release --locked
+
+# ---------------------------------------------------------------- tests
+check: all check-rust check-c check-c-stock check-abi lint
+	@echo "make check: all gates passed"
+
+check-rust:
+	$(CARGO) test --release --locked
+
+$(CTEST_OUT)/%: c-tests/%.c c-tests/qbtest.h $(HEADERS) | lib
+	@mkdir -p $(CTEST_OUT)
+	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude $(CHECK_CFLAGS) -o $@ $< \
+		-L$(OUT) -lqb $(CHECK_LIBS) -pthread
+
+# Each C test runs against the library just built; qbtest.h checks /proc/self/maps.
+check-c: $(C_TESTS)
+	@set -e; for t in $(C_TESTS); do \
+		echo "== $$t (libqb-rs)"; \
+		QBT_IMPL=ours QBT_EXPECT_LIB=$(OUT)/$(REALNAME) LD_LIBRARY_PATH=$(OUT) \
+			CK_DEFAULT_TIMEOUT=60 $$t; \
+	done
+
+# The same binaries against Debian's stock libqb100: same results expected
+# (cases where libqb-rs is deliberately stricter are marked QBT_OURS_ONLY).
+check-c-stock: $(C_TESTS)
+	@if [ ! -e $(STOCK_LIB) ]; then echo "SKIP check-c-stock: $(STOCK_LIB) not installed"; exit 0; fi; \
+	set -e; mkdir -p target/stock-lib; ln -sf $$(readlink -f $(STOCK_LIB)) target/stock-lib/$(SONAME); \
+	for t in $(C_TESTS); do \
+		echo "== $$t (stock libqb)"; \
+		QBT_IMPL=stock QBT_EXPECT_LIB=$(STOCK_LIB) LD_LIBRARY_PATH=target/stock-lib \
+			CK_DEFAULT_TIMEOUT=60 $$t; \
+	done
+
+check-abi: lib
+	scripts/abi-symbols.sh $(OUT)/$(REALNAME) abi/public-symbols.tsv abi/internal-exports.txt
+	scripts/abi-headers.sh
+	scripts/abi-layout.sh
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+# ---------------------------------------------------------------- demo
+target/examples/%: examples/%.c $(HEADERS) | all
+	@mkdir -p target/examples
+	$(CC) -std=gnu11 $(CWARN) -o $@ $< \
+		$$(PKG_CONFIG_PATH=$(OUT) pkg-config --cflags --libs libqb) -Wl,-rpath,$(CURDIR)/$(OUT)
+
+demo: $(EXAMPLES)
+	@set -e; for e in $(EXAMPLES); do echo "== $$e"; $$e; done
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/qb
+	install -m 0755 $(OUT)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libqb.so
+	install -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/qb/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    pkgconfig/libqb.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libqb.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libqb.so $(DESTDIR)$(LIBDIR)/pkgconfig/libqb.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/qb
+
+clean:
+	$(CARGO) clean

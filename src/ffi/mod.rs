@@ -1,0 +1,42 @@
+#![allow(non_camel_case_types, non_upper_case_globals)]
+
+//! The C ABI: every exported `qb_*` symbol lives here, one file per public header.
+//!
+//! Conventions (every file follows them):
+//! - exports are `#[unsafe(no_mangle)] pub unsafe extern "C" fn`, named and typed
+//!   exactly as libqb's prototype (cbindgen turns these files into the prototype
+//!   regions of `include/qb/*.h`);
+//! - a function only checks its arguments (NULL, ranges), converts them, calls the
+//!   safe core and maps `Err(errno)` to `-errno` (or NULL + `errno` for pointer
+//!   returns), as libqb does;
+//! - opaque C handles are `Box::into_raw` pointers of the core type; callers'
+//!   structs (`struct qb_hdb`, ...) are `repr(C)` mirrors with layout asserts.
+//!
+//! # Safety
+//! Pointer arguments must be NULL or valid for the access the libqb documentation
+//! describes; strings must be NUL-terminated. NULL is always checked.
+
+pub mod qbarray;
+pub mod qbatomic;
+pub mod qbconfig;
+pub mod qbhdb;
+pub mod qblog;
+pub mod qbmap;
+pub mod qbutil;
+
+#[cfg(test)]
+mod headers;
+
+/// Sets the calling thread's C `errno` (for functions that return NULL on error).
+pub(crate) fn set_errno(errno: i32) {
+    // SAFETY: __errno_location always returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Maps a core result to libqb's `0` / `-errno` convention.
+pub(crate) fn status(result: Result<(), i32>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(errno) => -errno,
+    }
+}

@@ -1,0 +1,18 @@
+//! libqb-rs: libqb 2.0.x's C ABI (`libqb.so.100`) over Rust internals.
+//!
+//! Layout: one safe core module per libqb area (`util`, `array`, `hdb`, `map`, ...)
+//! and one FFI module, [`ffi`], holding every `extern "C"` entry point, one file per
+//! public header. The FFI layer only checks arguments, converts, calls the core and
+//! maps errors to `-errno`.
+
+// A panic must never unwind into C. Unit tests run under the test harness (which
+// needs unwinding); every other build must be `panic = "abort"`.
+#[cfg(all(not(panic = "abort"), not(test)))]
+compile_error!("libqb-rs must be built with panic = \"abort\": a panic may never unwind into C");
+
+pub mod array;
+pub mod ffi;
+pub mod hdb;
+pub mod log;
+pub mod map;
+pub mod util;
