@@ -17,18 +17,34 @@ const GENERATED_HEADERS: &[&str] = &["qbutil", "qbarray", "qbhdb", "qbmap", "qbl
 
 const HAND_WRITTEN_TYPES: &[&str] = &[
     // qbutil.h
-    "qb_thread_lock_type_t", "qb_thread_lock_t", "qb_util_log_fn_t", "qb_util_stopwatch_t",
+    "qb_thread_lock_type_t",
+    "qb_thread_lock_t",
+    "qb_util_log_fn_t",
+    "qb_util_stopwatch_t",
     "qb_version",
     // qbarray.h
-    "qb_array_t", "qb_array_new_bin_cb_fn",
+    "qb_array_t",
+    "qb_array_new_bin_cb_fn",
     // qbhdb.h
     "qb_handle_t",
     // qbmap.h
-    "qb_map_t", "qb_map_iter_t", "qb_map_notify_fn", "qb_map_transverse_fn",
+    "qb_map_t",
+    "qb_map_iter_t",
+    "qb_map_notify_fn",
+    "qb_map_transverse_fn",
     // qblog.h
-    "qb_log_callsite", "qb_log_target_slot", "qb_log_target_state", "qb_log_conf",
-    "qb_log_filter_type", "qb_log_filter_conf", "qb_log_ctl2_arg_t", "qb_log_logger_fn",
-    "qb_log_vlogger_fn", "qb_log_close_fn", "qb_log_reload_fn", "qb_log_filter_fn",
+    "qb_log_callsite",
+    "qb_log_target_slot",
+    "qb_log_target_state",
+    "qb_log_conf",
+    "qb_log_filter_type",
+    "qb_log_filter_conf",
+    "qb_log_ctl2_arg_t",
+    "qb_log_logger_fn",
+    "qb_log_vlogger_fn",
+    "qb_log_close_fn",
+    "qb_log_reload_fn",
+    "qb_log_filter_fn",
     "qb_log_tags_stringify_fn",
 ];
 
@@ -56,6 +72,17 @@ fn cbindgen_config() -> cbindgen::Config {
     cfg.export
         .rename
         .insert("iovec".to_string(), "struct iovec".to_string());
+    // Hand-written struct and enum types are spelled with their tags in C.
+    for (name, c_spelling) in [
+        ("qb_log_callsite", "struct qb_log_callsite"),
+        ("qb_log_conf", "enum qb_log_conf"),
+        ("qb_log_filter_conf", "enum qb_log_filter_conf"),
+        ("qb_log_filter_type", "enum qb_log_filter_type"),
+    ] {
+        cfg.export
+            .rename
+            .insert(name.to_string(), c_spelling.to_string());
+    }
     cfg
 }
 

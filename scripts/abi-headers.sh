@@ -18,8 +18,18 @@ cc=${CC:-gcc} cxx=${CXX:-g++}
 			/@generated-begin|@prototypes-begin/ { inblock = 1; next }
 			/@generated-end|@prototypes-end/ { inblock = 0; next }
 			!inblock { next }
-			/^(typedef )?(struct|enum|union)[^;]*\{[[:space:]]*$/ { body = 1 }
-			body { if ($0 ~ /^}.*;[[:space:]]*$/) body = 0; next }
+			/^(extern )?(const )?(typedef )?(struct|enum|union)[^;]*\{[[:space:]]*$/ {
+				body = 1; head = $0; sub(/[[:space:]]*\{.*/, "", head); next
+			}
+			body {
+				if ($0 ~ /^}.*;[[:space:]]*$/) {
+					body = 0
+					# "extern const struct x { ... } var;" keeps its declaration.
+					decl = $0; sub(/^}[[:space:]]*/, "", decl)
+					if (head ~ /^extern/ && decl != ";") print head " " decl
+				}
+				next
+			}
 			{ print }
 		' "$h"
 	done

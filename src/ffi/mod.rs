@@ -20,6 +20,7 @@ pub mod qbarray;
 pub mod qbatomic;
 pub mod qbconfig;
 pub mod qbhdb;
+pub mod qbipc_common;
 pub mod qblog;
 pub mod qbmap;
 pub mod qbutil;
