@@ -13,10 +13,7 @@
  * or values. Register a QB_MAP_NOTIFY_FREE notifier to learn when an old key
  * and value may be released.
  *
- * This library is free software; you can redistribute it and/or modify it
- * under the terms of the GNU Lesser General Public License as published by
- * the Free Software Foundation; either version 2.1 of the License, or (at
- * your option) any later version.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #ifndef QB_MAP_H_DEFINED
 #define QB_MAP_H_DEFINED

@@ -177,7 +177,7 @@ impl MapState {
         };
         let own = s.notifiers().len();
         let calls = self.event_calls(id, ev);
-        self.entry_notifiers -= own;
+        self.entry_notifiers = self.entry_notifiers.saturating_sub(own);
         self.table.free(id);
         calls
     }
@@ -233,7 +233,7 @@ impl MapState {
             let before = list.len();
             notify::remove(list, callback, events, user_data).map(|()| before - list.len())
         })?;
-        self.entry_notifiers -= removed;
+        self.entry_notifiers = self.entry_notifiers.saturating_sub(removed);
         Ok(())
     }
 
@@ -330,10 +330,6 @@ impl Map {
             Ok(mut s) => f(&mut s),
             Err(_) => default,
         }
-    }
-
-    pub fn kind(&self) -> Option<Kind> {
-        self.state.try_borrow().ok().map(|s| s.kind)
     }
 
     /// Inserts or replaces. `key_ptr` is the caller's key (stored, never read).

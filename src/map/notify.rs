@@ -132,6 +132,10 @@ pub fn remove(
 mod tests {
     use super::*;
 
+    // The two callbacks need different bodies: identical functions may be merged
+    // into one address by an optimised build, and the tests tell them apart by address.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
     unsafe extern "C" fn cb_a(
         _: u32,
         _: *mut c_char,
@@ -139,6 +143,7 @@ mod tests {
         _: *mut c_void,
         _: *mut c_void,
     ) {
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     unsafe extern "C" fn cb_b(
         _: u32,
@@ -147,6 +152,7 @@ mod tests {
         _: *mut c_void,
         _: *mut c_void,
     ) {
+        CALLS.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn n(cb: NotifyFn, events: u32, user: usize) -> Notifier {
