@@ -27,6 +27,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 CWARN        := -Wall -Wextra -Werror
 # What Rust's std needs from the system when linked from a staticlib.
+SHELL        := /bin/bash
 NATIVE_LIBS  := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 HEADERS      := $(wildcard include/qb/*.h)
@@ -70,8 +71,17 @@ headers:
 	QB_WRITE_HEADERS=1 $(CARGO) build --release --locked
 
 # ---------------------------------------------------------------- tests
-check: all check-rust check-c check-c-stock check-abi lint
-	@echo "make check: all gates passed"
+LOGS := target/check-logs
+
+# Each step's output is kept in $(LOGS); the closing line counts what ran.
+check: all
+	@rm -rf $(LOGS); mkdir -p $(LOGS)
+	@set -o pipefail; $(MAKE) --no-print-directory check-rust 2>&1 | tee $(LOGS)/rust.log
+	@set -o pipefail; $(MAKE) --no-print-directory check-c 2>&1 | tee $(LOGS)/c-ours.log
+	@set -o pipefail; $(MAKE) --no-print-directory check-c-stock 2>&1 | tee $(LOGS)/c-stock.log
+	@set -o pipefail; $(MAKE) --no-print-directory check-abi 2>&1 | tee $(LOGS)/abi.log
+	@$(MAKE) --no-print-directory lint
+	@scripts/check-summary.sh $(LOGS)
 
 check-rust:
 	$(CARGO) test --release --locked
