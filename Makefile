@@ -35,7 +35,7 @@ RUST_SRC     := $(shell find src -type f) Cargo.toml build.rs
 C_TESTS      := $(patsubst c-tests/%.c,$(CTEST_OUT)/%,$(wildcard c-tests/check_*.c))
 EXAMPLES     := $(patsubst examples/%.c,target/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all lib check check-rust check-c check-c-stock check-abi lint demo install \
+.PHONY: all lib check check-rust check-c check-c-stock check-abi lint checksuite demo install \
 	uninstall headers clean
 
 all: lib $(OUT)/libqb.pc
@@ -114,10 +114,20 @@ check-abi: lib
 	scripts/abi-symbols.sh $(OUT)/$(REALNAME) abi/public-symbols.tsv abi/internal-exports.txt
 	scripts/abi-headers.sh
 	scripts/abi-layout.sh
+	scripts/panic-guard.sh
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+# libqb's own upstream test suite against an installed copy of this build
+# (needs ../shared/harness; CHECKSUITE_FILTER selects cases, e.g. '^check_map:').
+CHECKSUITE       ?= ../shared/harness/checksuite/run.sh
+CHECKSUITE_FILTER ?= ^check_(array|list|map|util|tlist):
+checksuite: all
+	rm -rf target/prefix
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/target/prefix >/dev/null
+	$(CHECKSUITE) $(CURDIR)/target/prefix '$(CHECKSUITE_FILTER)'
 
 # ---------------------------------------------------------------- demo
 target/examples/%: examples/%.c $(HEADERS) | all

@@ -297,6 +297,52 @@ START_TEST(test_concurrent_autogrow_index)
 }
 END_TEST
 
+/* Resident memory of this process, in bytes. */
+static long resident_bytes(void)
+{
+	long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld %ld", &size, &resident), 2);
+	fclose(f);
+	return resident * 4096;
+}
+
+START_TEST(test_huge_elements)
+{
+	qb_array_t *a;
+	void *p = NULL;
+	long before, grown;
+	int32_t rc;
+
+	/* Bins that cannot exist: a clean ENOMEM. */
+	a = qb_array_create(4, SIZE_MAX / 4);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(qb_array_index(a, 0, &p), -ENOMEM);
+	qb_array_free(a);
+	a = qb_array_create(4, SIZE_MAX / 32);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(qb_array_index(a, 0, &p), -ENOMEM);
+	qb_array_free(a);
+
+	/* A big bin (16 x 16 MiB) is zeroed lazily, as calloc does: indexing one
+	 * element does not make the whole bin resident. */
+	a = qb_array_create(4, (size_t)16 << 20);
+	ck_assert_ptr_nonnull(a);
+	before = resident_bytes();
+	rc = qb_array_index(a, 3, &p);
+	if (rc == 0) {
+		grown = resident_bytes() - before;
+		ck_assert_int_lt(grown, 64L << 20);
+		ck_assert(all_zero(p, 4096));
+	} else {
+		ck_assert_int_eq(rc, -ENOMEM);
+	}
+	qb_array_free(a);
+}
+END_TEST
+
 START_TEST(test_free_null_is_harmless)
 {
 	QBT_OURS_ONLY(); /* stock dereferences NULL */
@@ -318,6 +364,7 @@ int main(void)
 	QBT_ADD_TEST(s, test_autogrow);
 	QBT_ADD_TEST(s, test_new_bin_callback);
 	QBT_ADD_TEST(s, test_concurrent_autogrow_index);
+	QBT_ADD_TEST(s, test_huge_elements);
 	QBT_ADD_TEST(s, test_free_null_is_harmless);
 	return qbt_main(s);
 }

@@ -274,6 +274,35 @@ START_TEST(test_custom_filter_fn)
 }
 END_TEST
 
+static int logging_filter_calls;
+
+/* A filter that logs: its own line's lookup must not run it again and again. */
+static void
+logging_filter(struct qb_log_callsite *cs)
+{
+	logging_filter_calls++;
+	qb_log(LOG_DEBUG, "filtering line %u", cs->lineno);
+}
+
+START_TEST(test_filter_fn_that_logs)
+{
+	struct qb_log_callsite *cs;
+
+	QBT_OURS_ONLY(); /* stock recurses until the stack overflows */
+	qb_log_init("basic", LOG_USER, LOG_EMERG);
+	cs = qb_log_callsite_get("f", "a.c", "e", LOG_ERR, 1, 0);
+	ck_assert_ptr_nonnull(cs);
+	logging_filter_calls = 0;
+	ck_assert_int_eq(qb_log_filter_fn_set(logging_filter), 0);
+	ck_assert_int_ge(logging_filter_calls, 1);
+	logging_filter_calls = 0;
+	ck_assert_ptr_eq(qb_log_callsite_get("f", "a.c", "e", LOG_ERR, 1, 0), cs);
+	ck_assert_int_eq(logging_filter_calls, 1);
+	ck_assert_int_eq(qb_log_filter_fn_set(NULL), 0);
+	qb_log_fini();
+}
+END_TEST
+
 START_TEST(test_stderr_lines)
 {
 	struct capture cap;
@@ -384,6 +413,65 @@ START_TEST(test_tags_and_external_source)
 }
 END_TEST
 
+/* A stringifier that uses the logger while a line is being rendered. */
+static int32_t stringify_saw_state;
+static int32_t stringify_filter_rc;
+static int stringify_logs;
+
+static const char *
+tag_name_reentrant(uint32_t tags)
+{
+	stringify_saw_state = qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_STATE_GET, 0);
+	stringify_filter_rc = qb_log_filter_ctl(QB_LOG_STDOUT, QB_LOG_FILTER_ADD,
+						QB_LOG_FILTER_FILE, "nowhere.c",
+						LOG_DEBUG);
+	if (stringify_logs) {
+		/* Dropped: libqb ignores lines logged while it is logging. */
+		qb_log(LOG_INFO, "nested");
+	}
+	if (!qbt_is_stock()) {
+		/* Stock holds its format lock here: it would deadlock. */
+		qb_log_format_set(QB_LOG_STDOUT, "%b");
+	}
+	return tags == 3 ? "three" : "other";
+}
+
+START_TEST(test_stringify_fn_may_use_the_logger)
+{
+	struct qb_log_callsite *cs;
+	struct timespec ts = { 0, 0 };
+	struct capture cap;
+	const char *out;
+	char buf[QB_LOG_MAX_LEN];
+	char expect[512];
+	int l1;
+
+	setup_target(QB_LOG_STDERR, LOG_DEBUG, "%g|%l|%b");
+	qb_log_tags_stringify_fn_set(tag_name_reentrant);
+	stringify_saw_state = 0;
+	stringify_filter_rc = 1;
+	stringify_logs = 1;
+	capture_start(&cap, stderr);
+	l1 = __LINE__; qb_logt(LOG_INFO, 3, "tagged");
+	out = capture_end(&cap);
+	snprintf(expect, sizeof(expect), "three|%d|tagged\n", l1);
+	ck_assert_str_eq(out, expect);
+	ck_assert_int_eq(stringify_saw_state, QB_LOG_STATE_ENABLED);
+	ck_assert_int_eq(stringify_filter_rc, 0);
+
+	/* qb_log_target_format runs the stringifier too. */
+	stringify_logs = 0;
+	stringify_saw_state = 0;
+	cs = qb_log_callsite_get("func", "a.c", "fmt", LOG_CRIT, 31, 3);
+	ck_assert_ptr_nonnull(cs);
+	qb_log_target_format(QB_LOG_STDERR, cs, &ts, "message", buf);
+	ck_assert_str_eq(buf, "three|31|message");
+	ck_assert_int_eq(stringify_saw_state, QB_LOG_STATE_ENABLED);
+	qb_log_tags_stringify_fn_set(NULL);
+	qb_log_fini();
+}
+END_TEST
+
 START_TEST(test_target_format_and_facilities)
 {
 	struct qb_log_callsite *cs;
@@ -423,9 +511,11 @@ main(void)
 	QBT_ADD_TEST(s, test_callsite_identity);
 	QBT_ADD_TEST(s, test_callsite_targets_follow_filters);
 	QBT_ADD_TEST(s, test_custom_filter_fn);
+	QBT_ADD_TEST(s, test_filter_fn_that_logs);
 	QBT_ADD_TEST(s, test_stderr_lines);
 	QBT_ADD_TEST(s, test_stdout_default_format_and_limits);
 	QBT_ADD_TEST(s, test_tags_and_external_source);
+	QBT_ADD_TEST(s, test_stringify_fn_may_use_the_logger);
 	QBT_ADD_TEST(s, test_target_format_and_facilities);
 	return qbt_main(s);
 }

@@ -135,6 +135,22 @@ START_TEST(test_hashtable_grows_past_hint)
 }
 END_TEST
 
+/* An absurd size hint is only a hint (stock loops forever on SIZE_MAX). */
+START_TEST(test_hashtable_huge_hint)
+{
+	size_t hints[] = { SIZE_MAX, (size_t)1 << 40, (size_t)INT32_MAX + 1 };
+	QBT_OURS_ONLY();
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		qb_map_t *m = qb_hashtable_create(hints[i]);
+		ck_assert_ptr_nonnull(m);
+		qb_map_put(m, "k", "v");
+		ck_assert_str_eq(qb_map_get(m, "k"), "v");
+		ck_assert_uint_eq(qb_map_count_get(m), 1);
+		qb_map_destroy(m);
+	}
+}
+END_TEST
+
 /* ---- iteration ------------------------------------------------------------ */
 
 static int walk(qb_map_iter_t *it, char *out, size_t outsz)
@@ -624,6 +640,36 @@ START_TEST(test_callback_reenters_map)
 }
 END_TEST
 
+/* A notifier that looks at the map while it is being destroyed. */
+static int destroy_calls;
+
+static void count_during_destroy(uint32_t event, char *key, void *old_value, void *value,
+				 void *user)
+{
+	qb_map_t *m = user;
+	(void)key, (void)old_value, (void)value;
+	if (event == QB_MAP_NOTIFY_DELETED) {
+		destroy_calls++;
+		(void)qb_map_count_get(m);
+		(void)qb_map_get(m, "k1");
+	}
+}
+
+START_TEST(test_callback_uses_map_during_destroy)
+{
+	for (int k = 0; k < K_COUNT; k++) {
+		qb_map_t *m = make(k);
+		qb_map_put(m, "k1", "1");
+		qb_map_put(m, "k2", "2");
+		ck_assert_int_eq(qb_map_notify_add(m, NULL, count_during_destroy,
+						   QB_MAP_NOTIFY_DELETED | QB_MAP_NOTIFY_RECURSIVE, m), 0);
+		destroy_calls = 0;
+		qb_map_destroy(m);
+		ck_assert_int_ge(destroy_calls, 2);
+	}
+}
+END_TEST
+
 static void free_both(uint32_t event, char *key, void *old_value, void *value, void *user)
 {
 	int *frees = user;
@@ -713,6 +759,7 @@ int main(void)
 	QBT_ADD_TEST(s, test_put_get_rm_count);
 	QBT_ADD_TEST(s, test_high_bytes);
 	QBT_ADD_TEST(s, test_hashtable_grows_past_hint);
+	QBT_ADD_TEST(s, test_hashtable_huge_hint);
 	QBT_ADD_TEST(s, test_sorted_iteration);
 	QBT_ADD_TEST(s, test_unordered_iteration_sees_all);
 	QBT_ADD_TEST(s, test_trie_prefix_iteration);
@@ -728,6 +775,7 @@ int main(void)
 	QBT_ADD_TEST(s, test_keyed_notifiers);
 	QBT_ADD_TEST(s, test_trie_recursive_notifiers);
 	QBT_ADD_TEST(s, test_callback_reenters_map);
+	QBT_ADD_TEST(s, test_callback_uses_map_during_destroy);
 	QBT_ADD_TEST(s, test_free_notifier_owns_memory);
 	QBT_ADD_TEST(s, test_trie_dump_runs);
 	QBT_ADD_TEST(s, test_null_arguments);

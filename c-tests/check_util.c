@@ -400,6 +400,13 @@ START_TEST(test_strerror_r)
 	/* known messages are whole even when the buffer is small */
 	msg = qb_strerror_r(EINVAL, tiny, sizeof(tiny));
 	ck_assert_str_eq(msg, "Invalid argument");
+
+	/* an oversized length only lets the message through */
+	memset(buf, 'x', sizeof(buf));
+	msg = qb_strerror_r(4321, buf, SIZE_MAX);
+	ck_assert_ptr_eq(msg, buf);
+	ck_assert_str_eq(buf, "Unknown error 4321");
+	ck_assert_int_eq(buf[sizeof("Unknown error 4321")], 'x');
 }
 END_TEST
 
@@ -569,6 +576,27 @@ START_TEST(test_stopwatch_split_starts)
 }
 END_TEST
 
+/* A huge split table is refused (ENOMEM) or reserved lazily; either way the
+ * stopwatch keeps working. */
+START_TEST(test_stopwatch_huge_split_table)
+{
+	qb_util_stopwatch_t *sw = qb_util_stopwatch_create();
+	int32_t rc;
+
+	ck_assert_ptr_nonnull(sw);
+	rc = qb_util_stopwatch_split_ctl(sw, UINT32_MAX, QB_UTIL_SW_OVERWRITE);
+	if (rc == 0) {
+		qb_util_stopwatch_start(sw);
+		qb_util_stopwatch_split(sw);
+		qb_util_stopwatch_split(sw);
+		ck_assert_uint_eq(qb_util_stopwatch_split_last(sw), 1);
+	} else {
+		ck_assert_int_eq(rc, -ENOMEM);
+	}
+	qb_util_stopwatch_free(sw);
+}
+END_TEST
+
 /* Stricter than stock: NULL stopwatches are ignored (stock crashes). */
 START_TEST(test_stopwatch_null)
 {
@@ -625,6 +653,7 @@ int main(void)
 	QBT_ADD_TEST(s, test_stopwatch_splits_bounded);
 	QBT_ADD_TEST(s, test_stopwatch_splits_overwrite);
 	QBT_ADD_TEST(s, test_stopwatch_split_starts);
+	QBT_ADD_TEST(s, test_stopwatch_huge_split_table);
 	QBT_ADD_TEST(s, test_stopwatch_null);
 	QBT_ADD_TEST(s, test_version_data);
 	return qbt_main(s);

@@ -78,6 +78,24 @@ fn extend_bins(bins: &mut Vec<Option<Bin>>, len: usize) -> Result<(), i32> {
     Ok(())
 }
 
+/// A bin of `chunks` zeroed chunks, or ENOMEM. Zeroed by the allocator (calloc):
+/// a large bin's pages are only made resident when C touches them, as in libqb.
+fn zeroed_bin(chunks: usize) -> Result<Bin, i32> {
+    let layout =
+        std::alloc::Layout::array::<UnsafeCell<Chunk>>(chunks).map_err(|_| libc::ENOMEM)?;
+    if layout.size() == 0 {
+        return Ok(Box::default());
+    }
+    // SAFETY: the layout has a non-zero size.
+    let data = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<UnsafeCell<Chunk>>();
+    if data.is_null() {
+        return Err(libc::ENOMEM);
+    }
+    // SAFETY: `data` was allocated by the global allocator with the layout of a
+    // `[UnsafeCell<Chunk>; chunks]`, and all-zero bytes are a valid `Chunk`.
+    Ok(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, chunks)) })
+}
+
 impl Array {
     /// `qb_array_create_2`: room for `max_elements` elements of `element_size`
     /// bytes; `index` beyond that grows the array when `autogrow` is non-zero.
@@ -127,11 +145,7 @@ impl Array {
         let mut allocated = false;
         let slot = layout.bins.get_mut(bin_no).ok_or(libc::ERANGE)?;
         if slot.is_none() {
-            let chunks = bin_bytes / std::mem::size_of::<Chunk>();
-            let mut bin: Vec<UnsafeCell<Chunk>> = Vec::new();
-            bin.try_reserve_exact(chunks).map_err(|_| libc::ENOMEM)?;
-            bin.resize_with(chunks, || UnsafeCell::new(Chunk([0; 16])));
-            *slot = Some(bin.into_boxed_slice());
+            *slot = Some(zeroed_bin(bin_bytes / std::mem::size_of::<Chunk>())?);
             allocated = true;
         }
         let base = match slot {
@@ -213,6 +227,14 @@ mod tests {
         assert_eq!(e0 as usize % 16, 0, "bins are 16-byte aligned");
         let e1 = a.index(1).unwrap().element;
         assert_eq!(e1 as usize - e0 as usize, 24);
+    }
+
+    #[test]
+    fn impossible_bins_are_enomem() {
+        for size in [usize::MAX, usize::MAX / 4, usize::MAX / 32] {
+            let a = Array::new(4, size, 0).unwrap();
+            assert_eq!(a.index(0).err(), Some(libc::ENOMEM), "element size {size}");
+        }
     }
 
     #[test]

@@ -261,7 +261,12 @@ pub unsafe extern "C" fn qb_map_destroy(map: *mut qb_map_t) {
     if map.is_null() {
         return;
     }
-    // SAFETY: `map` came from Box::into_raw in one of the constructors.
-    let m = unsafe { Box::from_raw(map) };
-    deliver(m.destroy());
+    // SAFETY: a non-NULL `map` is a live map.
+    let calls = unsafe { &*map }.destroy();
+    // The map stays allocated (empty, inert) while its DELETED/FREE notifiers run:
+    // they may still call map functions on it, as libqb allows.
+    deliver(calls);
+    // SAFETY: `map` came from Box::into_raw in one of the constructors and is
+    // not used after this call.
+    drop(unsafe { Box::from_raw(map) });
 }

@@ -135,8 +135,10 @@ pub unsafe extern "C" fn qb_strerror_r(
     let message = error_message(errnum);
     let has_buf = !buf.is_null() && buflen > 0;
     if has_buf {
-        // SAFETY: the caller provides `buflen` writable bytes at `buf`.
-        let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), buflen) };
+        // Only the bytes the message needs: `buflen` may be larger than any slice.
+        let len = buflen.min(message.to_bytes_with_nul().len());
+        // SAFETY: the caller provides `buflen` (>= `len`) writable bytes at `buf`.
+        let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
         copy_truncated(&message, out);
     }
     match message {

@@ -5,6 +5,7 @@
 //! configuration lock, and they are always invoked with no lock held (a callback may
 //! log or reconfigure the logger). Like libqb, both survive `qb_log_fini()`.
 
+use std::cell::Cell;
 use std::ffi::{CStr, c_char};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -36,16 +37,27 @@ pub fn set_stringify_fn(f: Option<StringifyFn>) {
     );
 }
 
-/// Runs the custom filter (if any) on `cs`.
+pub fn has_stringify_fn() -> bool {
+    !STRINGIFY_FN.load(Ordering::Acquire).is_null()
+}
+
+thread_local! {
+    /// Set while this thread runs the custom filter: a filter that logs looks up
+    /// call sites itself, and running the filter on those would recurse without end.
+    static IN_FILTER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs the custom filter (if any) on `cs`, unless this thread is already inside it.
 pub fn run_filter(cs: &Callsite) {
     let raw = FILTER_FN.load(Ordering::Acquire);
-    if raw.is_null() {
+    if raw.is_null() || IN_FILTER.with(|f| f.replace(true)) {
         return;
     }
     // SAFETY: only `set_filter_fn` stores here, and it stores a `FilterFn`.
     let f = unsafe { std::mem::transmute::<*mut (), FilterFn>(raw) };
     // SAFETY: the callback receives a valid call site; C writes only atomic fields.
     unsafe { f(cs.as_c_ptr()) };
+    IN_FILTER.with(|f| f.set(false));
 }
 
 /// Text for `%g`: the stringifier's answer for `tags`, or "" without one.

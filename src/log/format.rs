@@ -118,6 +118,26 @@ fn parse_directive(fmt: &[u8], percent: usize) -> Directive {
     }
 }
 
+/// Whether `fmt` has a `%g` (tags text) directive.
+pub fn uses_tags(fmt: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = fmt.get(i) {
+        if c != b'%' {
+            i += 1;
+            continue;
+        }
+        let d = parse_directive(fmt, i);
+        if d.conv == Some(b'g') {
+            return true;
+        }
+        if d.conv.is_none() {
+            break;
+        }
+        i = d.end;
+    }
+    false
+}
+
 /// What a directive expands to.
 enum Field<'a> {
     Text(&'a [u8]),
@@ -390,6 +410,16 @@ mod tests {
         assert_eq!(expand_static(b"%3N|%-7P|", 512, &f), b"mya|   4242|");
         assert_eq!(expand_static(b"%%", 512, &f), b"%%");
         assert_eq!(expand_static(b"ab%", 512, &f), b"ab%");
+    }
+
+    #[test]
+    fn tags_directive_detection() {
+        assert!(uses_tags(b"%g"));
+        assert!(uses_tags(b"[%-12g] %b"));
+        assert!(!uses_tags(b"%b g %p"));
+        assert!(!uses_tags(b"%%g"), "%% is a directive of its own");
+        assert!(!uses_tags(b"%"));
+        assert!(!uses_tags(b""));
     }
 
     #[test]

@@ -285,9 +285,10 @@ pub fn target_format(
     message: &[u8],
 ) -> Option<Line> {
     let t = usize::try_from(target).ok().filter(|&t| t < TARGET_MAX)?;
+    let tags_text = tags_text_for(rec.tags, |target| target.slot == t);
     let cfg = read();
     let target = &cfg.targets[t];
-    let tags = || callbacks::tags_text(rec.tags);
+    let tags = || tags_text;
     let fields = line_fields(rec, timestamp, &tags);
     let mut line = Line::default();
     format::render_line(
@@ -317,6 +318,24 @@ fn line_fields<'a>(
     }
 }
 
+/// The `%g` text for `tags` when a target chosen by `wanted` shows it, else "".
+/// The application's stringifier is called here, before the configuration lock is
+/// taken for rendering: it may log or reconfigure the logger (which needs that lock).
+fn tags_text_for<'a>(tags: u32, wanted: impl Fn(&Target) -> bool) -> &'a [u8] {
+    if !callbacks::has_stringify_fn() {
+        return b"";
+    }
+    let shown = read()
+        .targets
+        .iter()
+        .any(|t| wanted(t) && format::uses_tags(&t.format));
+    if shown {
+        callbacks::tags_text(tags)
+    } else {
+        b""
+    }
+}
+
 /// The longest line any target receiving `targets` accepts (libqb formats the
 /// message once, into a buffer that size); None when no enabled target wants it.
 fn widest_line(cfg: &Config, targets: u32) -> Option<i32> {
@@ -334,11 +353,14 @@ pub fn dispatch(rec: &Record, printed: &[u8], full_len: i32) {
     if !is_inited() || IN_DISPATCH.with(|d| d.replace(true)) {
         return;
     }
+    let tags = tags_text_for(rec.tags, |t| {
+        t.is_enabled() && rec.targets & bit(t.slot as u32) != 0
+    });
     {
         let cfg = read();
         if let Some(widest) = widest_line(&cfg, rec.targets).filter(|&w| w > 0) {
             let message = message_for(printed, full_len, widest);
-            send(&cfg, rec, message);
+            send(&cfg, rec, message, tags);
         }
     }
     IN_DISPATCH.with(|d| d.set(false));
@@ -364,9 +386,9 @@ fn message_for(printed: &[u8], full_len: i32, widest: i32) -> &[u8] {
     &msg[..end]
 }
 
-fn send(cfg: &Config, rec: &Record, message: &[u8]) {
+fn send(cfg: &Config, rec: &Record, message: &[u8], tags_text: &[u8]) {
     let timestamp = os::now();
-    let tags = || callbacks::tags_text(rec.tags);
+    let tags = || tags_text;
     let fields = line_fields(rec, timestamp, &tags);
     let mut line = Line::default();
     // Built only when a target shows extended information with a `|`.

@@ -382,8 +382,9 @@ impl Map {
         MapIter::new(Rc::clone(&self.state), prefix)
     }
 
-    /// Removes every entry and disables the map; returns the DELETED/FREE calls.
-    pub fn destroy(self) -> Calls {
+    /// Removes every entry and disables the map (later operations do nothing);
+    /// returns the DELETED/FREE calls.
+    pub fn destroy(&self) -> Calls {
         self.with(Calls::new(), |s| s.destroy())
     }
 
