@@ -13,7 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Public headers whose prototypes are generated (the rest are macro-only or hand-written).
-const GENERATED_HEADERS: &[&str] = &["qbutil", "qbarray", "qbhdb", "qbmap", "qblog"];
+const GENERATED_HEADERS: &[&str] = &[
+    "qbutil", "qbarray", "qbhdb", "qbmap", "qblog", "qbrb", "qbloop",
+];
 
 const HAND_WRITTEN_TYPES: &[&str] = &[
     // qbutil.h
@@ -46,6 +48,18 @@ const HAND_WRITTEN_TYPES: &[&str] = &[
     "qb_log_reload_fn",
     "qb_log_filter_fn",
     "qb_log_tags_stringify_fn",
+    // qbrb.h
+    "qb_ringbuffer_t",
+    // qbloop.h
+    "qb_loop_t",
+    "qb_loop_priority",
+    "qb_loop_timer_handle",
+    "qb_loop_signal_handle",
+    "qb_loop_job_dispatch_fn",
+    "qb_loop_timer_dispatch_fn",
+    "qb_loop_signal_dispatch_fn",
+    "qb_loop_poll_dispatch_fn",
+    "qb_loop_poll_low_fds_event_fn",
 ];
 
 const BEGIN: &str = "/* @generated-begin by cbindgen from src/ffi/";
@@ -78,6 +92,7 @@ fn cbindgen_config() -> cbindgen::Config {
         ("qb_log_conf", "enum qb_log_conf"),
         ("qb_log_filter_conf", "enum qb_log_filter_conf"),
         ("qb_log_filter_type", "enum qb_log_filter_type"),
+        ("qb_loop_priority", "enum qb_loop_priority"),
     ] {
         cfg.export
             .rename

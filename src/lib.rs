@@ -14,5 +14,7 @@ pub mod array;
 pub mod ffi;
 pub mod hdb;
 pub mod log;
+pub mod r#loop;
 pub mod map;
+pub mod rb;
 pub mod util;

@@ -32,6 +32,12 @@
 #ifdef QB_HAVE_QBLOG_H
 #include <qb/qblog.h>
 #endif
+#ifdef QB_HAVE_QBRB_H
+#include <qb/qbrb.h>
+#endif
+#ifdef QB_HAVE_QBLOOP_H
+#include <qb/qbloop.h>
+#endif
 
 int main(void)
 {
@@ -109,6 +115,15 @@ int main(void)
 	VAL(QB_LOG_FILTER_FORMAT_REGEX);
 	VAL(QB_LOG_FILTER_ADD); VAL(QB_LOG_FILTER_REMOVE); VAL(QB_LOG_FILTER_CLEAR_ALL);
 	VAL(QB_LOG_TAG_SET); VAL(QB_LOG_TAG_CLEAR); VAL(QB_LOG_TAG_CLEAR_ALL);
+#endif
+#ifdef QB_HAVE_QBRB_H
+	VAL(QB_RB_FLAG_CREATE); VAL(QB_RB_FLAG_OVERWRITE); VAL(QB_RB_FLAG_SHARED_THREAD);
+	VAL(QB_RB_FLAG_SHARED_PROCESS); VAL(QB_RB_FLAG_NO_SEMAPHORE);
+#endif
+#ifdef QB_HAVE_QBLOOP_H
+	SIZE(enum qb_loop_priority);
+	VAL(QB_LOOP_LOW); VAL(QB_LOOP_MED); VAL(QB_LOOP_HIGH);
+	SIZE(qb_loop_timer_handle); SIZE(qb_loop_signal_handle);
 #endif
 	return 0;
 }

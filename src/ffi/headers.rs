@@ -15,7 +15,9 @@ fn committed_region(header: &str) -> String {
 
 #[test]
 fn generated_regions_match() {
-    for header in ["qbutil", "qbarray", "qbhdb", "qbmap", "qblog"] {
+    for header in [
+        "qbutil", "qbarray", "qbhdb", "qbmap", "qblog", "qbrb", "qbloop",
+    ] {
         let generated_path = format!("{}/{header}.gen.h", env!("OUT_DIR"));
         let generated = std::fs::read_to_string(&generated_path).expect("generated header");
         assert_eq!(

@@ -22,7 +22,9 @@ pub mod qbconfig;
 pub mod qbhdb;
 pub mod qbipc_common;
 pub mod qblog;
+pub mod qbloop;
 pub mod qbmap;
+pub mod qbrb;
 pub mod qbutil;
 
 #[cfg(test)]

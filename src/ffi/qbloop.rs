@@ -1,0 +1,1 @@
+//! qbloop.h entry points: work in progress.

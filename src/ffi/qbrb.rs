@@ -1,0 +1,1 @@
+//! qbrb.h entry points: work in progress.

@@ -1,0 +1,1 @@
+//! Main loop (qbloop.h): work in progress.

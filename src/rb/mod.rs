@@ -1,0 +1,1 @@
+//! Shared-memory ring buffer (qbrb.h): work in progress.
