@@ -19,8 +19,11 @@ DESTDIR      ?=
 
 CARGO        ?= cargo
 CC           ?= gcc
-OUT          := target/release
-CTEST_OUT    := target/c-tests
+# TARGET_DIR lets several checkouts or engineers build side by side.
+TARGET_DIR   ?= target
+export CARGO_TARGET_DIR := $(TARGET_DIR)
+OUT          := $(TARGET_DIR)/release
+CTEST_OUT    := $(TARGET_DIR)/c-tests
 STOCK_LIB    ?= /usr/lib/x86_64-linux-gnu/libqb.so.100
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -33,7 +36,7 @@ NATIVE_LIBS  := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 HEADERS      := $(wildcard include/qb/*.h)
 RUST_SRC     := $(shell find src -type f) Cargo.toml build.rs
 C_TESTS      := $(patsubst c-tests/%.c,$(CTEST_OUT)/%,$(wildcard c-tests/check_*.c))
-EXAMPLES     := $(patsubst examples/%.c,target/examples/%,$(wildcard examples/*.c))
+EXAMPLES     := $(patsubst examples/%.c,$(TARGET_DIR)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all lib check check-rust check-c check-c-stock check-abi lint checksuite demo install \
 	uninstall headers clean
@@ -71,7 +74,7 @@ headers:
 	QB_WRITE_HEADERS=1 $(CARGO) build --release --locked
 
 # ---------------------------------------------------------------- tests
-LOGS := target/check-logs
+LOGS := $(TARGET_DIR)/check-logs
 
 # Each step's output is kept in $(LOGS); the closing line counts what ran.
 check: all
@@ -103,10 +106,10 @@ check-c: $(C_TESTS)
 # (cases where libqb-rs is deliberately stricter are marked QBT_OURS_ONLY).
 check-c-stock: $(C_TESTS)
 	@if [ ! -e $(STOCK_LIB) ]; then echo "SKIP check-c-stock: $(STOCK_LIB) not installed"; exit 0; fi; \
-	set -e; mkdir -p target/stock-lib; ln -sf $$(readlink -f $(STOCK_LIB)) target/stock-lib/$(SONAME); \
+	set -e; mkdir -p $(TARGET_DIR)/stock-lib; ln -sf $$(readlink -f $(STOCK_LIB)) $(TARGET_DIR)/stock-lib/$(SONAME); \
 	for t in $(C_TESTS); do \
 		echo "== $$t (stock libqb)"; \
-		QBT_IMPL=stock QBT_EXPECT_LIB=$(STOCK_LIB) LD_LIBRARY_PATH=target/stock-lib \
+		QBT_IMPL=stock QBT_EXPECT_LIB=$(STOCK_LIB) LD_LIBRARY_PATH=$(TARGET_DIR)/stock-lib \
 			CK_DEFAULT_TIMEOUT=60 $$t; \
 	done
 
@@ -125,13 +128,13 @@ lint:
 CHECKSUITE       ?= ../shared/harness/checksuite/run.sh
 CHECKSUITE_FILTER ?= ^check_(array|list|map|util|tlist):
 checksuite: all
-	rm -rf target/prefix
-	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/target/prefix >/dev/null
-	$(CHECKSUITE) $(CURDIR)/target/prefix '$(CHECKSUITE_FILTER)'
+	rm -rf $(TARGET_DIR)/prefix
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(TARGET_DIR))/prefix >/dev/null
+	$(CHECKSUITE) $(abspath $(TARGET_DIR))/prefix '$(CHECKSUITE_FILTER)'
 
 # ---------------------------------------------------------------- demo
-target/examples/%: examples/%.c $(HEADERS) | all
-	@mkdir -p target/examples
+$(TARGET_DIR)/examples/%: examples/%.c $(HEADERS) | all
+	@mkdir -p $(TARGET_DIR)/examples
 	$(CC) -std=gnu11 $(CWARN) -o $@ $< \
 		$$(PKG_CONFIG_PATH=$(OUT) pkg-config --cflags --libs libqb) -Wl,-rpath,$(CURDIR)/$(OUT)
 

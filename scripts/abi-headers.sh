@@ -7,7 +7,7 @@
 #  2. Our headers compile as C99, C11, gnu11 and C++ with -Wall -Wextra -pedantic.
 set -euo pipefail
 stock=$(scripts/stock-headers.sh)
-work=target/abi; mkdir -p "$work"
+work=${CARGO_TARGET_DIR:-target}/abi; mkdir -p "$work"
 cc=${CC:-gcc} cxx=${CXX:-g++}
 
 # Prototype blocks only: struct/enum bodies in generated regions are skipped here

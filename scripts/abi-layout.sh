@@ -4,7 +4,7 @@
 # Rust const asserts in src/ffi/*.rs pin the same numbers on the Rust side.
 set -euo pipefail
 stock=$(scripts/stock-headers.sh)
-work=target/abi; mkdir -p "$work"
+work=${CARGO_TARGET_DIR:-target}/abi; mkdir -p "$work"
 cc=${CC:-gcc}
 have=()
 for h in include/qb/*.h; do
