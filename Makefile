@@ -36,6 +36,11 @@ NATIVE_LIBS  := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 HEADERS      := $(wildcard include/qb/*.h)
 RUST_SRC     := $(shell find src -type f) Cargo.toml build.rs
 C_TESTS      := $(patsubst c-tests/%.c,$(CTEST_OUT)/%,$(wildcard c-tests/check_*.c))
+# Ring-buffer interop: the C tests run c-tests/rb_peer against the other libqb.
+RB_PEER      := $(CTEST_OUT)/rb_peer
+STOCK_LIBDIR := $(TARGET_DIR)/stock-lib
+RB_PEER_ENV  := QBT_PEER=$(abspath $(RB_PEER)) QBT_OURS_LIBDIR=$(abspath $(OUT)) \
+	QBT_STOCK_LIBDIR=$(abspath $(STOCK_LIBDIR))
 EXAMPLES     := $(patsubst examples/%.c,$(TARGET_DIR)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all lib check check-rust check-c check-c-stock check-abi lint checksuite demo install \
@@ -94,23 +99,31 @@ $(CTEST_OUT)/%: c-tests/%.c c-tests/qbtest.h $(HEADERS) | lib
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude $(CHECK_CFLAGS) -o $@ $< \
 		-L$(OUT) -lqb $(CHECK_LIBS) -pthread
 
+$(RB_PEER): c-tests/rb_peer.c c-tests/rb_chunks.h $(HEADERS) | lib
+	@mkdir -p $(CTEST_OUT)
+	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
+$(CTEST_OUT)/check_rb_interop: c-tests/rb_chunks.h
+$(CTEST_OUT)/check_rb_hostile: c-tests/rb_chunks.h
+
 # Each C test runs against the library just built; qbtest.h checks /proc/self/maps.
-check-c: $(C_TESTS)
-	@set -e; for t in $(C_TESTS); do \
+check-c: $(C_TESTS) $(RB_PEER)
+	@set -e; if [ -e $(STOCK_LIB) ]; then mkdir -p $(STOCK_LIBDIR); \
+		ln -sf $$(readlink -f $(STOCK_LIB)) $(STOCK_LIBDIR)/$(SONAME); fi; \
+	for t in $(C_TESTS); do \
 		echo "== $$t (libqb-rs)"; \
 		QBT_IMPL=ours QBT_EXPECT_LIB=$(OUT)/$(REALNAME) LD_LIBRARY_PATH=$(OUT) \
-			CK_DEFAULT_TIMEOUT=60 $$t; \
+			CK_DEFAULT_TIMEOUT=60 $(RB_PEER_ENV) $$t; \
 	done
 
 # The same binaries against Debian's stock libqb100: same results expected
 # (cases where libqb-rs is deliberately stricter are marked QBT_OURS_ONLY).
-check-c-stock: $(C_TESTS)
+check-c-stock: $(C_TESTS) $(RB_PEER)
 	@if [ ! -e $(STOCK_LIB) ]; then echo "SKIP check-c-stock: $(STOCK_LIB) not installed"; exit 0; fi; \
 	set -e; mkdir -p $(TARGET_DIR)/stock-lib; ln -sf $$(readlink -f $(STOCK_LIB)) $(TARGET_DIR)/stock-lib/$(SONAME); \
 	for t in $(C_TESTS); do \
 		echo "== $$t (stock libqb)"; \
 		QBT_IMPL=stock QBT_EXPECT_LIB=$(STOCK_LIB) LD_LIBRARY_PATH=$(TARGET_DIR)/stock-lib \
-			CK_DEFAULT_TIMEOUT=60 $$t; \
+			CK_DEFAULT_TIMEOUT=60 $(RB_PEER_ENV) $$t; \
 	done
 
 check-abi: lib

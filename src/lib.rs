@@ -6,8 +6,9 @@
 //! maps errors to `-errno`.
 
 // A panic must never unwind into C. Unit tests run under the test harness (which
-// needs unwinding); every other build must be `panic = "abort"`.
-#[cfg(all(not(panic = "abort"), not(test)))]
+// needs unwinding) and the criterion benchmarks in bench/ (feature `bench-unwind`);
+// every other build must be `panic = "abort"`.
+#[cfg(all(not(panic = "abort"), not(test), not(feature = "bench-unwind")))]
 compile_error!("libqb-rs must be built with panic = \"abort\": a panic may never unwind into C");
 
 pub mod array;
