@@ -38,17 +38,25 @@ RUST_SRC     := $(shell find src -type f) Cargo.toml build.rs
 C_TESTS      := $(patsubst c-tests/%.c,$(CTEST_OUT)/%,$(wildcard c-tests/check_*.c))
 # Ring-buffer interop: the C tests run c-tests/rb_peer against the other libqb.
 RB_PEER      := $(CTEST_OUT)/rb_peer
+# Log output parity: check_log_parity runs c-tests/log_peer under both libraries.
+LOG_PEER     := $(CTEST_OUT)/log_peer
 STOCK_LIBDIR := $(TARGET_DIR)/stock-lib
+QB_BLACKBOX  := $(OUT)/qb-blackbox
 RB_PEER_ENV  := QBT_PEER=$(abspath $(RB_PEER)) QBT_OURS_LIBDIR=$(abspath $(OUT)) \
-	QBT_STOCK_LIBDIR=$(abspath $(STOCK_LIBDIR))
+	QBT_STOCK_LIBDIR=$(abspath $(STOCK_LIBDIR)) QBT_LOG_PEER=$(abspath $(LOG_PEER)) \
+	QBT_BB_TOOL=$(abspath $(QB_BLACKBOX)) QBT_BB_CORPUS=$(abspath c-tests/blackbox-corpus)
 EXAMPLES     := $(patsubst examples/%.c,$(TARGET_DIR)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all lib check check-rust check-c check-c-stock check-abi lint checksuite demo install \
 	uninstall headers clean
 
-all: lib $(OUT)/libqb.pc
+all: lib $(OUT)/libqb.pc $(QB_BLACKBOX)
 
 lib: $(OUT)/$(REALNAME) $(OUT)/$(SONAME) $(OUT)/libqb.so
+
+# The qb-blackbox tool (no rpath: it uses whichever libqb.so.100 the loader finds).
+$(QB_BLACKBOX): tools/qb-blackbox.c $(HEADERS) | lib
+	$(CC) -std=gnu11 $(CWARN) -O2 -Iinclude -o $@ $< -L$(OUT) -lqb
 
 $(OUT)/libqb.a: $(RUST_SRC) $(HEADERS)
 	$(CARGO) build --release --locked
@@ -103,10 +111,13 @@ $(RB_PEER): c-tests/rb_peer.c c-tests/rb_chunks.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
 $(CTEST_OUT)/check_rb_interop: c-tests/rb_chunks.h
+$(LOG_PEER): c-tests/log_peer.c $(HEADERS) | lib
+	@mkdir -p $(CTEST_OUT)
+	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread -ldl
 $(CTEST_OUT)/check_rb_hostile: c-tests/rb_chunks.h
 
 # Each C test runs against the library just built; qbtest.h checks /proc/self/maps.
-check-c: $(C_TESTS) $(RB_PEER)
+check-c: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(QB_BLACKBOX)
 	@set -e; if [ -e $(STOCK_LIB) ]; then mkdir -p $(STOCK_LIBDIR); \
 		ln -sf $$(readlink -f $(STOCK_LIB)) $(STOCK_LIBDIR)/$(SONAME); fi; \
 	for t in $(C_TESTS); do \
@@ -117,7 +128,7 @@ check-c: $(C_TESTS) $(RB_PEER)
 
 # The same binaries against Debian's stock libqb100: same results expected
 # (cases where libqb-rs is deliberately stricter are marked QBT_OURS_ONLY).
-check-c-stock: $(C_TESTS) $(RB_PEER)
+check-c-stock: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(QB_BLACKBOX)
 	@if [ ! -e $(STOCK_LIB) ]; then echo "SKIP check-c-stock: $(STOCK_LIB) not installed"; exit 0; fi; \
 	set -e; mkdir -p $(TARGET_DIR)/stock-lib; ln -sf $$(readlink -f $(STOCK_LIB)) $(TARGET_DIR)/stock-lib/$(SONAME); \
 	for t in $(C_TESTS); do \
@@ -161,13 +172,16 @@ install: all
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libqb.so
 	install -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/qb/
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(QB_BLACKBOX) $(DESTDIR)$(BINDIR)/qb-blackbox
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 	    pkgconfig/libqb.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libqb.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-	      $(DESTDIR)$(LIBDIR)/libqb.so $(DESTDIR)$(LIBDIR)/pkgconfig/libqb.pc
+	      $(DESTDIR)$(LIBDIR)/libqb.so $(DESTDIR)$(LIBDIR)/pkgconfig/libqb.pc \
+	      $(DESTDIR)$(BINDIR)/qb-blackbox
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/qb
 
 clean:

@@ -152,6 +152,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/shim");
     cc::Build::new()
         .file("src/shim/qblog_va.c")
+        .file("src/shim/qblog_serialize.c")
         .include("include")
         .flag("-std=gnu11")
         .warnings_into_errors(true)

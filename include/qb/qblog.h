@@ -264,6 +264,23 @@ typedef union {
  * qb_log_target_format(target, cs, timestamp, message, out): lay out one line
  *   with the target's format (out must hold the target's line length).
  * qb_log_facility2int("daemon") / qb_log_facility2str(LOG_DAEMON).
+ * qb_log_file_open(path): a new target (slot 4..31, or -errno) appending
+ *   lines to path (created 0666 & ~umask, close-on-exec); it starts disabled.
+ *   qb_log_file_reopen(t, path) switches files (NULL: reopen the same path,
+ *   for log rotation) while other threads keep logging; qb_log_file_close(t).
+ * qb_log_custom_open(log_fn, close_fn, reload_fn, user_data): a target whose
+ *   log_fn receives each message (call qb_log_target_format() to lay it out);
+ *   close_fn runs when it is disabled, closed or at qb_log_fini().
+ *   qb_log_custom_close(t). qb_log_target_user_data_set/get(t): a pointer
+ *   kept per target.
+ * qb_log_thread_start(): targets with QB_LOG_CONF_THREADED are written by a
+ *   logging thread, in order; qb_log_fini() writes what is still queued.
+ *   qb_log_thread_priority_set(policy, priority): its scheduling (applied
+ *   at start when called before; a refused setting makes the start fail).
+ * QB_LOG_CONF_USE_JOURNAL (syslog target): lines go to the systemd journal;
+ *   -EOPNOTSUPP (syslog stays in use) where no journal is running.
+ * qb_log_callsites_register(start, stop): filters apply to an application's
+ *   own array of call sites too; qb_log_callsites_dump() prints them all.
  */
 /* @generated-begin by cbindgen from src/ffi/qblog.rs */
 void qb_log_init(const char *name, int32_t facility, uint8_t priority);
@@ -317,6 +334,35 @@ void qb_log_target_format(int32_t target,
 int32_t qb_log_facility2int(const char *fname);
 
 const char *qb_log_facility2str(int32_t fnum);
+
+int32_t qb_log_file_open(const char *filename);
+
+void qb_log_file_close(int32_t t);
+
+int32_t qb_log_file_reopen(int32_t t, const char *filename);
+
+int32_t qb_log_custom_open(qb_log_logger_fn log_fn,
+                           qb_log_close_fn close_fn,
+                           qb_log_reload_fn reload_fn,
+                           void *user_data);
+
+void qb_log_custom_close(int32_t t);
+
+void *qb_log_target_user_data_get(int32_t t);
+
+int32_t qb_log_target_user_data_set(int32_t t, void *user_data);
+
+int32_t qb_log_thread_priority_set(int32_t policy, int32_t priority);
+
+int32_t qb_log_thread_start(void);
+
+int32_t qb_log_callsites_register(struct qb_log_callsite *_start, struct qb_log_callsite *_stop);
+
+void qb_log_callsites_dump(void);
+
+ssize_t qb_log_blackbox_write_to_file(const char *filename);
+
+int qb_log_blackbox_print_from_file(const char *filename);
 /* @generated-end */
 
 /* @prototypes-begin (hand-written) */
@@ -357,28 +403,6 @@ void qb_log_from_external_source_va(const char *function,
 				    va_list ap)
 	__attribute__ ((format (printf, 3, 0)));
 
-/*
- * Declared for source compatibility; not yet implemented in libqb-rs
- * (file, custom and blackbox targets, threaded logging, static call-site
- * sections). Code calling them compiles but does not link yet.
- */
-int32_t qb_log_callsites_register(struct qb_log_callsite *_start,
-				  struct qb_log_callsite *_stop);
-void qb_log_callsites_dump(void);
-int32_t qb_log_file_open(const char *filename);
-void qb_log_file_close(int32_t t);
-int32_t qb_log_file_reopen(int32_t t, const char *filename);
-int32_t qb_log_thread_priority_set(int32_t policy, int32_t priority);
-int32_t qb_log_thread_start(void);
-ssize_t qb_log_blackbox_write_to_file(const char *filename);
-int qb_log_blackbox_print_from_file(const char *filename);
-int32_t qb_log_custom_open(qb_log_logger_fn log_fn,
-			   qb_log_close_fn close_fn,
-			   qb_log_reload_fn reload_fn,
-			   void *user_data);
-void qb_log_custom_close(int32_t t);
-void *qb_log_target_user_data_get(int32_t t);
-int32_t qb_log_target_user_data_set(int32_t t, void *user_data);
 /* @prototypes-end */
 
 /* *INDENT-OFF* */

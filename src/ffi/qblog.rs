@@ -4,7 +4,7 @@
 //! (src/shim/qblog_va.c); they format the message and call
 //! [`crate::log::dispatch`] through the internal `qbrs_log_dispatch` (src/log/shim.rs).
 
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::atomic::Ordering;
 
 use crate::ffi::status;
@@ -201,6 +201,33 @@ pub unsafe extern "C" fn qb_log_callsite_get2(
     lineno: u32,
     tags: u32,
 ) -> *mut qb_log_callsite {
+    // Hot path: a statement seen before is answered without touching its strings.
+    if let Some(cs) = log::fastsite::lookup(format, filename, priority, lineno, tags) {
+        return cs.as_c_ptr();
+    }
+    // SAFETY: same contract.
+    unsafe {
+        callsite_get_slow(
+            message_id, function, filename, format, priority, lineno, tags,
+        )
+    }
+}
+
+/// The full lookup, kept out of line so the hot path above stays small.
+///
+/// # Safety
+/// As `qb_log_callsite_get2`.
+#[cold]
+#[inline(never)]
+unsafe fn callsite_get_slow(
+    message_id: *const c_char,
+    function: *const c_char,
+    filename: *const c_char,
+    format: *const c_char,
+    priority: u8,
+    lineno: u32,
+    tags: u32,
+) -> *mut qb_log_callsite {
     // SAFETY: every string is NULL or a C string (NULL reads as "").
     let key = unsafe {
         SiteKey {
@@ -251,6 +278,7 @@ pub(crate) unsafe fn record<'a>(cs: *const qb_log_callsite) -> Record<'a> {
     let text =
         |p: &std::sync::atomic::AtomicPtr<c_char>| unsafe { bytes(p.load(Ordering::Relaxed)) };
     Record {
+        callsite: cs as *const qb_log_callsite as *mut qb_log_callsite,
         function: text(&cs.function),
         filename: text(&cs.filename),
         priority: cs.priority.load(Ordering::Relaxed),
@@ -304,4 +332,121 @@ pub unsafe extern "C" fn qb_log_facility2int(fname: *const c_char) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qb_log_facility2str(fnum: i32) -> *const c_char {
     log::facility::facility_name(fnum).map_or(std::ptr::null(), CStr::as_ptr)
+}
+
+// ---- File, custom and threaded targets, call-site sections ----
+
+/// `qb_log_logger_fn` (written by hand in qblog.h).
+#[allow(non_camel_case_types)]
+pub type qb_log_logger_fn = Option<crate::log::custom::LoggerFn>;
+/// `qb_log_close_fn` (written by hand in qblog.h).
+#[allow(non_camel_case_types)]
+pub type qb_log_close_fn = Option<crate::log::custom::TargetFn>;
+/// `qb_log_reload_fn` (written by hand in qblog.h).
+#[allow(non_camel_case_types)]
+pub type qb_log_reload_fn = Option<crate::log::custom::TargetFn>;
+
+fn slot_or_errno(r: Result<i32, i32>) -> i32 {
+    r.unwrap_or_else(|errno| -errno)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_file_open(filename: *const c_char) -> i32 {
+    if filename.is_null() {
+        return -libc::EINVAL;
+    }
+    // SAFETY: a non-NULL name is a C string.
+    slot_or_errno(log::dynamic::file_open(unsafe { CStr::from_ptr(filename) }))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_file_close(t: i32) {
+    log::dynamic::close(t);
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_file_reopen(t: i32, filename: *const c_char) -> i32 {
+    // SAFETY: `filename` is NULL (reopen the same file) or a C string.
+    let path = (!filename.is_null()).then(|| unsafe { CStr::from_ptr(filename) });
+    status(log::dynamic::file_reopen(t, path))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_custom_open(
+    log_fn: qb_log_logger_fn,
+    close_fn: qb_log_close_fn,
+    reload_fn: qb_log_reload_fn,
+    user_data: *mut c_void,
+) -> i32 {
+    let fns = log::custom::CustomFns {
+        logger: log_fn,
+        close: close_fn,
+        reload: reload_fn,
+    };
+    slot_or_errno(log::dynamic::custom_open(fns, user_data))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_custom_close(t: i32) {
+    log::dynamic::close(t);
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_target_user_data_get(t: i32) -> *mut c_void {
+    match log::dynamic::user_data_get(t) {
+        Ok(data) => data,
+        Err(errno) => {
+            crate::ffi::set_errno(errno);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_target_user_data_set(t: i32, user_data: *mut c_void) -> i32 {
+    status(log::dynamic::user_data_set(t, user_data))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_thread_priority_set(policy: i32, priority: i32) -> i32 {
+    status(log::thread::priority_set(policy, priority))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_thread_start() -> i32 {
+    status(log::thread::start())
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_callsites_register(
+    _start: *mut qb_log_callsite,
+    _stop: *mut qb_log_callsite,
+) -> i32 {
+    status(log::sections::register(_start, _stop))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_callsites_dump() {
+    log::sections::dump();
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_blackbox_write_to_file(filename: *const c_char) -> libc::ssize_t {
+    if filename.is_null() {
+        return -(libc::EINVAL as libc::ssize_t);
+    }
+    // SAFETY: a non-NULL filename is a C string.
+    match log::blackbox::write_to_file(unsafe { CStr::from_ptr(filename) }) {
+        Ok(n) => n as libc::ssize_t,
+        Err(errno) => -(errno as libc::ssize_t),
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qb_log_blackbox_print_from_file(filename: *const c_char) -> c_int {
+    if filename.is_null() {
+        return -libc::EINVAL;
+    }
+    // SAFETY: a non-NULL filename is a C string.
+    log::blackbox_reader::print_file(unsafe { CStr::from_ptr(filename) })
 }

@@ -58,6 +58,9 @@ pub struct Entry {
     /// Logger generation (see [`Registry::begin_generation`]) the entry's filter
     /// state belongs to.
     generation: AtomicU64,
+    /// Mix of the last caller pointer pair [`super::fastsite`] examined for this
+    /// entry (0: none yet).
+    checked_pointers: AtomicU64,
     next: OnceLock<&'static Entry>,
 }
 
@@ -74,6 +77,17 @@ impl Entry {
             format: self.format.to_bytes(),
             priority: self.cs.priority.load(Ordering::Relaxed),
         }
+    }
+
+    /// Records that `(format, filename)` is being examined for caching; false when
+    /// it was already the last pair examined.
+    pub fn note_pointers(&self, format: usize, filename: usize) -> bool {
+        let mixed = (format as u64).rotate_left(32) ^ (filename as u64) | 1;
+        if self.checked_pointers.load(Ordering::Relaxed) == mixed {
+            return false;
+        }
+        self.checked_pointers.store(mixed, Ordering::Relaxed);
+        true
     }
 
     fn is(&self, lineno: u32, priority: u8, filename: &CStr, format: &CStr) -> bool {
@@ -129,6 +143,12 @@ impl Registry {
     /// Starts a new logger lifetime: every entry will be reported fresh once more.
     pub fn begin_generation(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether `entry`'s filter state belongs to the current logger generation.
+    #[inline]
+    pub fn is_current(&self, entry: &Entry) -> bool {
+        entry.generation.load(Ordering::Acquire) == self.generation.load(Ordering::Acquire)
     }
 
     fn find(&self, key: &SiteKey) -> Option<&'static Entry> {
@@ -231,6 +251,7 @@ fn new_entry(key: &SiteKey, generation: u64) -> &'static Entry {
         _message_id: message_id,
         lineno: key.lineno,
         generation: AtomicU64::new(generation),
+        checked_pointers: AtomicU64::new(0),
         next: OnceLock::new(),
     };
     // Deliberately immortal: C holds these pointers (see the module comment).

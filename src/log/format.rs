@@ -11,6 +11,8 @@
 //! `%-12x` pads on the left (libqb's "right align") and cuts at 12 bytes. The whole
 //! line never exceeds `max_len - 1` bytes; `ellipsis` marks a line that was cut.
 
+use std::mem::MaybeUninit;
+
 /// Format every target starts with.
 pub const DEFAULT_FORMAT: &[u8] = b"[%p] %b";
 
@@ -32,16 +34,17 @@ pub fn priority_name(priority: u8) -> &'static [u8] {
 }
 
 /// A fixed-capacity output line (with room for a C terminator): rendering never
-/// allocates.
+/// allocates. The buffer is left uninitialised (zeroing 4 KiB per log line would
+/// cost more than laying the line out); only `buf[..len]` is ever read.
 pub struct Line {
-    buf: [u8; ABSOLUTE_MAX_LEN + 1],
+    buf: [MaybeUninit<u8>; ABSOLUTE_MAX_LEN + 1],
     len: usize,
 }
 
 impl Default for Line {
     fn default() -> Self {
         Line {
-            buf: [0; ABSOLUTE_MAX_LEN + 1],
+            buf: [const { MaybeUninit::uninit() }; ABSOLUTE_MAX_LEN + 1],
             len: 0,
         }
     }
@@ -49,20 +52,60 @@ impl Default for Line {
 
 impl Line {
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        let written = &self.buf[..self.len];
+        // SAFETY: every byte below `len` was written (the only writers are
+        // `put`, `push_bytes` and `fill_tail`, which advance `len` only over
+        // what they wrote), and MaybeUninit<u8> has u8's layout.
+        unsafe { std::slice::from_raw_parts(written.as_ptr().cast::<u8>(), written.len()) }
     }
 
     /// The line followed by a NUL, for C consumers.
     pub fn as_bytes_with_nul(&mut self) -> &[u8] {
-        self.buf[self.len] = 0;
-        &self.buf[..=self.len]
+        self.buf[self.len] = MaybeUninit::new(0);
+        let written = &self.buf[..=self.len];
+        // SAFETY: as in `as_bytes`, plus the terminator just written.
+        unsafe { std::slice::from_raw_parts(written.as_ptr().cast::<u8>(), written.len()) }
+    }
+
+    /// A copy of `message` (cut to the line capacity) with the byte at `at`
+    /// replaced by `|`: how a target showing extended information prints the
+    /// `QB_XS` marker. Lives on the stack, so no per-line allocation.
+    pub fn with_bar(message: &[u8], at: usize) -> Line {
+        let mut line = Line::default();
+        line.push_bytes(message);
+        if at < line.len {
+            line.buf[at] = MaybeUninit::new(b'|');
+        }
+        line
     }
 
     fn push(&mut self, byte: u8) {
         if self.len < ABSOLUTE_MAX_LEN {
-            self.buf[self.len] = byte;
+            self.buf[self.len] = MaybeUninit::new(byte);
             self.len += 1;
         }
+    }
+
+    /// Appends as much of `bytes` as fits.
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(ABSOLUTE_MAX_LEN - self.len);
+        for (dst, &b) in self.buf[self.len..self.len + n].iter_mut().zip(bytes) {
+            *dst = MaybeUninit::new(b);
+        }
+        self.len += n;
+    }
+
+    /// Appends `n` copies of `byte` (as many as fit).
+    fn push_repeated(&mut self, byte: u8, n: usize) {
+        let n = n.min(ABSOLUTE_MAX_LEN - self.len);
+        self.buf[self.len..self.len + n].fill(MaybeUninit::new(byte));
+        self.len += n;
+    }
+
+    /// Overwrites the last `n` bytes (at most the whole line) with `byte`.
+    fn fill_tail(&mut self, byte: u8, n: usize) {
+        let start = self.len.saturating_sub(n);
+        self.buf[start..self.len].fill(MaybeUninit::new(byte));
     }
 
     /// Appends `src` as one directive: cut to `width` (0 = natural length) and to
@@ -75,11 +118,11 @@ impl Line {
         let text = &src[..src.len().min(width)];
         let pad = width - text.len();
         if pad_left {
-            (0..pad).for_each(|_| self.push(b' '));
-            text.iter().for_each(|&b| self.push(b));
+            self.push_repeated(b' ', pad);
+            self.push_bytes(text);
         } else {
-            text.iter().for_each(|&b| self.push(b));
-            (0..pad).for_each(|_| self.push(b' '));
+            self.push_bytes(text);
+            self.push_repeated(b' ', pad);
         }
         width
     }
@@ -162,8 +205,18 @@ fn expand<'a>(
     let mut i = 0;
     while let Some(&c) = fmt.get(i) {
         if c != b'%' {
-            line.push(c);
-            i += 1;
+            // Copy the literal run up to the next directive, as far as the line
+            // limit allows (libqb stops at `max_len - 1` bytes).
+            let run = fmt[i..]
+                .iter()
+                .position(|&b| b == b'%')
+                .unwrap_or(fmt.len() - i);
+            let fits = run.min((max_len - 1).saturating_sub(line.len));
+            line.push_bytes(&fmt[i..i + fits]);
+            i += fits.max(1);
+            if fits == 0 {
+                return true;
+            }
         } else {
             let d = parse_directive(fmt, i);
             let room = max_len - line.len;
@@ -182,10 +235,9 @@ fn expand<'a>(
                 }
                 None => {} // already written by `resolve`
             }
+            // A directive cut short by the end of the format ends the loop too,
+            // after the length check below (libqb's ellipsis depends on it).
             i = d.end;
-            if d.conv.is_none() {
-                break;
-            }
         }
         if line.len >= max_len - 1 {
             return true;
@@ -288,8 +340,7 @@ pub fn render_line(
         }
     }
     if truncated && ellipsis {
-        let start = line.len.saturating_sub(3);
-        line.buf[start..line.len].fill(b'.');
+        line.fill_tail(b'.', 3);
     }
 }
 
@@ -420,6 +471,17 @@ mod tests {
         assert!(!uses_tags(b"%%g"), "%% is a directive of its own");
         assert!(!uses_tags(b"%"));
         assert!(!uses_tags(b""));
+    }
+
+    #[test]
+    fn bar_replaces_the_marker() {
+        assert_eq!(
+            Line::with_bar(b"short\x07long", 5).as_bytes(),
+            b"short|long"
+        );
+        assert_eq!(Line::with_bar(b"abc", 7).as_bytes(), b"abc");
+        let long = [b'x'; ABSOLUTE_MAX_LEN + 10];
+        assert_eq!(Line::with_bar(&long, 0).as_bytes().len(), ABSOLUTE_MAX_LEN);
     }
 
     #[test]

@@ -15,14 +15,26 @@
 //! lookups do not touch it unless a call site is new. When both are needed, the
 //! configuration lock is taken before the registry's creation mutex.
 
+pub mod blackbox;
+pub mod blackbox_msg;
+pub mod blackbox_reader;
 pub mod callbacks;
 pub mod callsite;
+pub mod custom;
+pub mod dynamic;
 pub mod facility;
+pub mod fastsite;
+pub mod file;
 pub mod filter;
 pub mod format;
+pub mod internal_msg;
+pub mod journal;
 pub mod os;
+pub mod pending;
+pub mod sections;
 pub mod shim;
 pub mod targets;
+pub mod thread;
 
 use std::cell::Cell;
 use std::ffi::CStr;
@@ -35,6 +47,7 @@ use format::{Line, LineFields, StaticFields};
 use targets::{Conf, Extended, TARGET_MAX, Target, TargetState};
 
 pub use format::ABSOLUTE_MAX_LEN;
+pub use internal_msg::libqb_msg;
 
 /// Logger configuration guarded by [`CONFIG`].
 struct Config {
@@ -79,30 +92,43 @@ pub fn init(name: &[u8], facility: i32, priority: u8) {
     cfg.tag_filters.clear();
     REGISTRY.begin_generation();
     let _ = cfg.targets[targets::SYSLOG].configure(Conf::Enabled(true));
-    let everything = Filter {
-        op: FilterOp::Add,
-        kind: FilterType::File,
-        text: b"*".to_vec(),
-        high: libc::LOG_EMERG as u8,
-        low: priority,
-        value: targets::SYSLOG as u32,
-    };
-    let _ = store_and_apply(&mut cfg, everything);
+    let everything = Filter::new(
+        FilterOp::Add,
+        FilterType::File,
+        b"*",
+        libc::LOG_EMERG as u8,
+        priority,
+        targets::SYSLOG as u32,
+    );
+    if let Ok(everything) = everything {
+        let _ = store_and_apply(&mut cfg, everything);
+    }
     INITED.store(true, Ordering::Release);
 }
 
 /// `qb_log_fini`: disables every target and drops all filters. Call sites stay
 /// allocated (see [`callsite`]) but are recomputed after the next `init`.
 pub fn fini() {
-    let mut cfg = write();
     if !INITED.swap(false, Ordering::AcqRel) {
         return;
     }
-    for target in cfg.targets.iter_mut() {
-        target.disable();
-        target.filters.clear();
+    // Lines still queued for threaded targets are written before anything closes.
+    thread::stop();
+    let mut closers = Vec::new();
+    {
+        let mut cfg = write();
+        for target in cfg.targets.iter_mut() {
+            closers.extend(dynamic::release_at_fini(target).map(|f| (target.slot, f)));
+            target.disable();
+            target.filters.clear();
+        }
+        cfg.tag_filters.clear();
     }
-    cfg.tag_filters.clear();
+    sections::clear();
+    // Custom targets' close callbacks run with no lock held.
+    for (slot, fns) in closers {
+        fns.close(slot);
+    }
 }
 
 /// `qb_log_ctl[2]`.
@@ -112,7 +138,14 @@ pub fn ctl(target: i32, conf: Conf) -> Result<i32, i32> {
     }
     let mut cfg = write();
     let t = slot(&cfg, target).ok_or(libc::EBADF)?;
-    cfg.targets[t].configure(conf)
+    let closer = dynamic::closer_for(&cfg.targets[t], &conf);
+    let result = cfg.targets[t].configure(conf);
+    drop(cfg);
+    // Disabling a custom target closes it; its callback runs with no lock held.
+    if let Some(fns) = closer {
+        fns.close(t);
+    }
+    result
 }
 
 /// A used target slot.
@@ -142,17 +175,7 @@ pub fn filter_ctl(
     if low < high {
         return Err(libc::EINVAL);
     }
-    if kind.is_regex() && matches!(op, FilterOp::Add | FilterOp::TagSet) {
-        return Err(libc::ENOSYS);
-    }
-    let rule = Filter {
-        op,
-        kind,
-        text: text.to_vec(),
-        high,
-        low,
-        value: target as u32,
-    };
+    let rule = Filter::new(op, kind, text, high, low, target as u32)?;
     store_and_apply(&mut cfg, rule)
 }
 
@@ -166,6 +189,7 @@ fn store_and_apply(cfg: &mut Config, rule: Filter) -> Result<(), i32> {
     };
     list.store(rule.clone())?;
     REGISTRY.for_each(|entry| apply(entry, rule.effect_on(&entry.view())));
+    sections::apply_rule(&rule);
     Ok(())
 }
 
@@ -198,6 +222,7 @@ pub fn set_filter_fn(f: Option<callbacks::FilterFn>) -> Result<(), i32> {
         for entry in REGISTRY.entries() {
             callbacks::run_filter(entry.callsite());
         }
+        sections::run_filter_fn();
     }
     Ok(())
 }
@@ -211,6 +236,7 @@ pub fn callsite_get(key: &SiteKey) -> Option<&'static Callsite> {
         return None;
     }
     let found = REGISTRY.get_or_create(key);
+    fastsite::remember(key, found.entry);
     let cs = found.entry.callsite();
     if found.fresh {
         let cfg = read();
@@ -268,6 +294,8 @@ pub fn format_set(target: i32, fmt: Option<&[u8]>) {
 
 /// What the C side knows about one log call (read from its `struct qb_log_callsite`).
 pub struct Record<'a> {
+    /// The caller's call site (custom targets and the logging thread get it).
+    pub callsite: *mut Callsite,
     pub function: &'a [u8],
     pub filename: &'a [u8],
     pub priority: u8,
@@ -356,14 +384,42 @@ pub fn dispatch(rec: &Record, printed: &[u8], full_len: i32) {
     let tags = tags_text_for(rec.tags, |t| {
         t.is_enabled() && rec.targets & bit(t.slot as u32) != 0
     });
+    let timestamp = os::now();
+    let mut later = pending::Pending::new(rec.callsite, false);
+    let mut message: &[u8] = b"";
     {
         let cfg = read();
         if let Some(widest) = widest_line(&cfg, rec.targets).filter(|&w| w > 0) {
-            let message = message_for(printed, full_len, widest);
-            send(&cfg, rec, message, tags);
+            message = message_for(printed, full_len, widest);
+            send(&cfg, rec, timestamp, message, tags, &mut later);
         }
     }
+    if !rec.callsite.is_null() {
+        // SAFETY: a non-NULL call site handed to the logger is valid.
+        internal_msg::forward(unsafe { &*rec.callsite }, message);
+    }
+    later.run(timestamp, message);
     IN_DISPATCH.with(|d| d.set(false));
+}
+
+/// Writes one message taken from the logging thread's queue to the threaded
+/// targets in `targets` (see [`thread`]).
+pub(crate) fn write_queued(cs: *mut Callsite, targets: u32, timestamp: (i64, i64), message: &[u8]) {
+    if cs.is_null() {
+        return;
+    }
+    let nested = IN_DISPATCH.with(|d| d.replace(true));
+    // SAFETY: queued call sites stay valid while the logger lives, and the queue is
+    // written before qb_log_fini() returns.
+    let mut rec = unsafe { crate::ffi::qblog::record(cs) };
+    rec.targets = targets;
+    let tags = tags_text_for(rec.tags, |t| {
+        t.is_enabled() && targets & bit(t.slot as u32) != 0
+    });
+    let mut later = pending::Pending::new(cs, true);
+    send(&read(), &rec, timestamp, message, tags, &mut later);
+    later.run(timestamp, message);
+    IN_DISPATCH.with(|d| d.set(nested));
 }
 
 /// The message as libqb would have it after formatting into a `widest`-byte buffer:
@@ -386,28 +442,34 @@ fn message_for(printed: &[u8], full_len: i32, widest: i32) -> &[u8] {
     &msg[..end]
 }
 
-fn send(cfg: &Config, rec: &Record, message: &[u8], tags_text: &[u8]) {
-    let timestamp = os::now();
+fn send(
+    cfg: &Config,
+    rec: &Record,
+    timestamp: (i64, i64),
+    message: &[u8],
+    tags_text: &[u8],
+    later: &mut pending::Pending,
+) {
     let tags = || tags_text;
     let fields = line_fields(rec, timestamp, &tags);
     let mut line = Line::default();
     // Built only when a target shows extended information with a `|`.
-    let mut barred: Option<Vec<u8>> = None;
+    let mut barred: Option<Line> = None;
     for target in cfg.targets.iter() {
         if !target.is_enabled() || rec.targets & bit(target.slot as u32) == 0 {
             continue;
         }
+        // Threaded and custom targets are served after the lock is released.
+        if later.defer(target) {
+            continue;
+        }
         match targets::extended_view(message, target.extended) {
-            Extended::AsIs => target.write(&fields, message, &mut line),
-            Extended::Cut(at) => target.write(&fields, &message[..at], &mut line),
+            Extended::AsIs => later.output(target, &fields, message, &mut line),
+            Extended::Cut(at) => later.output(target, &fields, &message[..at], &mut line),
             Extended::Skip => {}
             Extended::Bar(at) => {
-                let text = barred.get_or_insert_with(|| {
-                    let mut m = message.to_vec();
-                    m[at] = b'|';
-                    m
-                });
-                target.write(&fields, text, &mut line);
+                let text = barred.get_or_insert_with(|| Line::with_bar(message, at));
+                later.output(target, &fields, text.as_bytes(), &mut line);
             }
         }
     }

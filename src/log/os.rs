@@ -104,13 +104,9 @@ pub fn hostname() -> Vec<u8> {
     bytes[..end].to_vec()
 }
 
-/// Wall-clock time as (seconds, nanoseconds) since the epoch.
+/// Wall-clock time as (seconds, nanoseconds) since the epoch, from the clock
+/// stock libqb stamps log lines with (`qb_util_timespec_from_epoch_get`).
 pub fn now() -> (i64, i64) {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => (
-            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            i64::from(d.subsec_nanos()),
-        ),
-        Err(_) => (0, 0),
-    }
+    let ts = crate::util::time::epoch_timespec();
+    (ts.sec, ts.nsec)
 }

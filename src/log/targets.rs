@@ -1,7 +1,7 @@
 //! Log targets: the 32 slots `qb_log_ctl()` configures, and how each one writes a line.
 //!
 //! Slots 0..=3 are static (syslog, stderr, blackbox, stdout); 4..=31 are for files and
-//! custom targets (not provided yet, so they stay unused). Each target owns its format,
+//! custom targets (see `dynamic`). Each target owns its format,
 //! its filters and its output options.
 
 use std::ffi::CStr;
@@ -66,6 +66,12 @@ pub struct Target {
     /// Format after set-time expansion (see `format::expand_static`).
     pub format: Vec<u8>,
     pub filters: FilterList,
+    /// File or custom output of a dynamic slot (see `dynamic`).
+    pub output: super::dynamic::Output,
+    /// `qb_log_target_user_data_set` value (an opaque C pointer, kept as an address).
+    pub user_data: usize,
+    /// Syslog target only: lines go to the systemd journal (see `journal`).
+    pub use_journal: bool,
 }
 
 impl Target {
@@ -84,15 +90,23 @@ impl Target {
             max_line_length: DEFAULT_MAX_LINE,
             format: DEFAULT_FORMAT.to_vec(),
             filters: FilterList::default(),
+            output: super::dynamic::Output::Builtin,
+            user_data: 0,
+            use_journal: false,
         }
     }
 
     /// Reset done by `qb_log_init()`. Like libqb, the priority bump, threading,
     /// ellipsis and blackbox size survive a `qb_log_fini()`/`qb_log_init()` cycle.
     pub fn reset(&mut self, name: &[u8], facility: i32) {
+        if self.slot == BLACKBOX {
+            super::blackbox::close();
+        }
         self.state = if self.slot < STATIC_MAX {
             TargetState::Disabled
         } else {
+            self.output = super::dynamic::Output::Builtin;
+            self.user_data = 0;
             TargetState::Unused
         };
         self.name = name.to_vec();
@@ -118,11 +132,12 @@ impl Target {
             return Ok(());
         }
         match self.slot {
+            SYSLOG if self.use_journal => {}
             SYSLOG => os::syslog_open(&self.name, self.facility),
             STDERR | STDOUT => {}
-            // The blackbox ring buffer is not provided yet.
-            BLACKBOX => return Err(libc::ENOSYS),
-            _ => return Err(libc::EBADF),
+            BLACKBOX => super::blackbox::open(&self.name, self.size, self.max_line_length)?,
+            // File and custom targets (unused slots never get here).
+            _ => {}
         }
         self.state = TargetState::Enabled;
         Ok(())
@@ -133,7 +148,10 @@ impl Target {
             return;
         }
         self.state = TargetState::Disabled;
-        if self.slot == SYSLOG {
+        if self.slot == BLACKBOX {
+            super::blackbox::close();
+        }
+        if self.slot == SYSLOG && !self.use_journal {
             os::syslog_close();
         }
     }
@@ -163,6 +181,10 @@ impl Target {
                     return Err(libc::EINVAL);
                 }
                 self.size = v;
+                // libqb re-creates an open ring (empty) with the new size.
+                if self.is_enabled() {
+                    let _ = super::blackbox::open(&self.name, v, self.max_line_length);
+                }
             }
             Conf::Threaded(v) => self.threaded = v,
             Conf::Extended(v) => self.extended = v != 0,
@@ -171,22 +193,23 @@ impl Target {
                     return Err(libc::EINVAL);
                 }
                 self.max_line_length = v;
+                if self.slot == BLACKBOX {
+                    super::blackbox::set_max_line(v);
+                }
             }
             Conf::Ellipsis(v) => self.ellipsis = v != 0,
-            // No journal support in this build (libqb built without it says the same).
-            Conf::UseJournal(_) => {
-                return Err(if self.slot == SYSLOG {
-                    libc::EOPNOTSUPP
-                } else {
-                    libc::EINVAL
-                });
-            }
+            // EOPNOTSUPP where no journal runs (see `journal`).
+            Conf::UseJournal(on) => return super::journal::configure(self, on),
             // libqb names QB_LOG_CONF_DEBUG but has no handler for it.
             Conf::Debug | Conf::Invalid => return Err(libc::EINVAL),
         }
         // The syslog connection follows its ident and facility even while disabled.
         if reload && self.slot == SYSLOG {
-            os::syslog_open(&self.name, self.facility);
+            if self.use_journal {
+                os::syslog_close();
+            } else {
+                os::syslog_open(&self.name, self.facility);
+            }
         }
         Ok(0)
     }

@@ -18,6 +18,10 @@
  * which may be larger when the text was cut. Hidden by the version script. */
 void qbrs_log_dispatch(struct qb_log_callsite *cs, const char *printed,
 		       int full_len);
+/* Blackbox (src/shim/qblog_serialize.c): records the call's raw arguments when
+ * the call site targets the blackbox; returns nonzero when another target
+ * still needs the formatted text. */
+int qbrs_blackbox_take(struct qb_log_callsite *cs, va_list ap);
 
 /* A line no target wants must cost almost nothing: no formatting at all. */
 static int
@@ -38,7 +42,7 @@ format_and_dispatch(struct qb_log_callsite *cs, va_list ap)
 	va_list copy;
 	int full_len;
 
-	if (cs->format == NULL) {
+	if (cs->format == NULL || !qbrs_blackbox_take(cs, ap)) {
 		return;
 	}
 	printed[0] = '\0';
