@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// Public headers whose prototypes are generated (the rest are macro-only or hand-written).
 const GENERATED_HEADERS: &[&str] = &[
-    "qbutil", "qbarray", "qbhdb", "qbmap", "qblog", "qbrb", "qbloop",
+    "qbutil", "qbarray", "qbhdb", "qbmap", "qblog", "qbrb", "qbloop", "qbipcs", "qbipcc",
 ];
 
 const HAND_WRITTEN_TYPES: &[&str] = &[
@@ -60,6 +60,29 @@ const HAND_WRITTEN_TYPES: &[&str] = &[
     "qb_loop_signal_dispatch_fn",
     "qb_loop_poll_dispatch_fn",
     "qb_loop_poll_low_fds_event_fn",
+    // qbipc_common.h, qbipcs.h, qbipcc.h
+    "qb_ipc_type",
+    "qb_ipc_request_header",
+    "qb_ipc_response_header",
+    "qb_ipcs_service_t",
+    "qb_ipcs_connection_t",
+    "qb_ipcc_connection_t",
+    "qb_ipcs_rate_limit",
+    "qb_ipcs_stats",
+    "qb_ipcs_connection_stats",
+    "qb_ipcs_connection_stats_2",
+    "qb_ipcs_poll_handlers",
+    "qb_ipcs_service_handlers",
+    "qb_ipcs_connection_accept_fn",
+    "qb_ipcs_connection_created_fn",
+    "qb_ipcs_connection_closed_fn",
+    "qb_ipcs_connection_destroyed_fn",
+    "qb_ipcs_msg_process_fn",
+    "qb_ipcs_dispatch_fn_t",
+    "qb_ipcs_dispatch_add_fn",
+    "qb_ipcs_dispatch_mod_fn",
+    "qb_ipcs_dispatch_del_fn",
+    "qb_ipcs_job_add_fn",
 ];
 
 const BEGIN: &str = "/* @generated-begin by cbindgen from src/ffi/";
@@ -93,6 +116,24 @@ fn cbindgen_config() -> cbindgen::Config {
         ("qb_log_filter_conf", "enum qb_log_filter_conf"),
         ("qb_log_filter_type", "enum qb_log_filter_type"),
         ("qb_loop_priority", "enum qb_loop_priority"),
+        ("qb_ipc_type", "enum qb_ipc_type"),
+        ("qb_ipcs_rate_limit", "enum qb_ipcs_rate_limit"),
+        ("qb_ipcs_stats", "struct qb_ipcs_stats"),
+        (
+            "qb_ipcs_connection_stats",
+            "struct qb_ipcs_connection_stats",
+        ),
+        (
+            "qb_ipcs_connection_stats_2",
+            "struct qb_ipcs_connection_stats_2",
+        ),
+        (
+            "qb_ipcs_service_handlers",
+            "struct qb_ipcs_service_handlers",
+        ),
+        ("qb_ipcs_poll_handlers", "struct qb_ipcs_poll_handlers"),
+        ("qb_ipc_request_header", "struct qb_ipc_request_header"),
+        ("qb_ipc_response_header", "struct qb_ipc_response_header"),
     ] {
         cfg.export
             .rename

@@ -14,6 +14,7 @@ compile_error!("libqb-rs must be built with panic = \"abort\": a panic may never
 pub mod array;
 pub mod ffi;
 pub mod hdb;
+pub mod ipc;
 pub mod log;
 pub mod r#loop;
 pub mod map;

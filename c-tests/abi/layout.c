@@ -38,6 +38,12 @@
 #ifdef QB_HAVE_QBLOOP_H
 #include <qb/qbloop.h>
 #endif
+#ifdef QB_HAVE_QBIPCS_H
+#include <qb/qbipcs.h>
+#endif
+#ifdef QB_HAVE_QBIPCC_H
+#include <qb/qbipcc.h>
+#endif
 
 int main(void)
 {
@@ -124,6 +130,33 @@ int main(void)
 	SIZE(enum qb_loop_priority);
 	VAL(QB_LOOP_LOW); VAL(QB_LOOP_MED); VAL(QB_LOOP_HIGH);
 	SIZE(qb_loop_timer_handle); SIZE(qb_loop_signal_handle);
+#endif
+#ifdef QB_HAVE_QBIPCS_H
+	SIZE(enum qb_ipcs_rate_limit);
+	VAL(QB_IPCS_RATE_FAST); VAL(QB_IPCS_RATE_NORMAL); VAL(QB_IPCS_RATE_SLOW);
+	VAL(QB_IPCS_RATE_OFF); VAL(QB_IPCS_RATE_OFF_2);
+	SIZE(struct qb_ipcs_stats);
+	OFF(struct qb_ipcs_stats, active_connections); OFF(struct qb_ipcs_stats, closed_connections);
+	SIZE(struct qb_ipcs_connection_stats);
+	OFF(struct qb_ipcs_connection_stats, client_pid); OFF(struct qb_ipcs_connection_stats, requests);
+	OFF(struct qb_ipcs_connection_stats, responses); OFF(struct qb_ipcs_connection_stats, events);
+	OFF(struct qb_ipcs_connection_stats, send_retries); OFF(struct qb_ipcs_connection_stats, recv_retries);
+	OFF(struct qb_ipcs_connection_stats, flow_control_state);
+	OFF(struct qb_ipcs_connection_stats, flow_control_count);
+	SIZE(struct qb_ipcs_connection_stats_2);
+	OFF(struct qb_ipcs_connection_stats_2, client_pid); OFF(struct qb_ipcs_connection_stats_2, requests);
+	OFF(struct qb_ipcs_connection_stats_2, flow_control_state);
+	OFF(struct qb_ipcs_connection_stats_2, flow_control_count);
+	OFF(struct qb_ipcs_connection_stats_2, event_q_length);
+	SIZE(struct qb_ipcs_poll_handlers);
+	OFF(struct qb_ipcs_poll_handlers, job_add); OFF(struct qb_ipcs_poll_handlers, dispatch_add);
+	OFF(struct qb_ipcs_poll_handlers, dispatch_mod); OFF(struct qb_ipcs_poll_handlers, dispatch_del);
+	SIZE(struct qb_ipcs_service_handlers);
+	OFF(struct qb_ipcs_service_handlers, connection_accept);
+	OFF(struct qb_ipcs_service_handlers, connection_created);
+	OFF(struct qb_ipcs_service_handlers, msg_process);
+	OFF(struct qb_ipcs_service_handlers, connection_closed);
+	OFF(struct qb_ipcs_service_handlers, connection_destroyed);
 #endif
 	return 0;
 }

@@ -16,7 +16,7 @@ fn committed_region(header: &str) -> String {
 #[test]
 fn generated_regions_match() {
     for header in [
-        "qbutil", "qbarray", "qbhdb", "qbmap", "qblog", "qbrb", "qbloop",
+        "qbutil", "qbarray", "qbhdb", "qbmap", "qblog", "qbrb", "qbloop", "qbipcs", "qbipcc",
     ] {
         let generated_path = format!("{}/{header}.gen.h", env!("OUT_DIR"));
         let generated = std::fs::read_to_string(&generated_path).expect("generated header");

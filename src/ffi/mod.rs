@@ -21,6 +21,8 @@ pub mod qbatomic;
 pub mod qbconfig;
 pub mod qbhdb;
 pub mod qbipc_common;
+pub mod qbipcc;
+pub mod qbipcs;
 pub mod qblog;
 pub mod qbloop;
 pub mod qbmap;

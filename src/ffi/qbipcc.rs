@@ -1,0 +1,1 @@
+//! qbipcc.h entry points: work in progress.

@@ -1,0 +1,1 @@
+//! qbipcs.h entry points: work in progress.

@@ -1,0 +1,4 @@
+//! libqb IPC (qbipcs.h server, qbipcc.h client) over shared memory or sockets,
+//! wire-compatible with stock libqb 2.0.x.
+
+pub mod wire;
