@@ -24,12 +24,12 @@
 //! without it (a record being written at that instant may be torn; readers stop
 //! at a chunk that is not committed).
 
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, c_char, c_int};
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use super::blackbox_reader::{FALLBACK_MESSAGE, FIXED_RECORD_BYTES, MARKER};
 use super::callsite::Callsite;
-use crate::rb::{FLAG_CREATE, FLAG_NO_SEMAPHORE, FLAG_OVERWRITE, RingBuffer};
+use crate::rb::{FLAG_CREATE, FLAG_NO_SEMAPHORE, FLAG_OVERWRITE, Reserved, RingBuffer};
 
 /// Smallest `QB_LOG_CONF_SIZE` the blackbox accepts (as libqb).
 pub const MIN_SIZE: i32 = 1024;
@@ -162,102 +162,179 @@ fn now() -> libc::timespec {
     }
 }
 
-/// Stores one record: the call site's fields, the time and `message` (the
-/// serialized format and arguments; `message.len() >= SERIALIZE_CAP` means it
-/// did not fit).
+/// A record being written, shared with the C serializer: `msg` and `cap` say
+/// where the serialized message goes and how long it may be; the rest is ours.
+/// The writer lock is held from [`qbrs_blackbox_begin`] to [`qbrs_blackbox_end`].
+#[repr(C)]
+pub struct OpenRecord {
+    msg: *mut u8,
+    cap: usize,
+    ring: *const RingBuffer,
+    /// Where the message length field goes.
+    len_at: *mut u8,
+    head: usize,
+    reserved: Reserved,
+}
+
+/// The C side's `struct qbrs_bb_record` has room for exactly this.
+const _: () = assert!(std::mem::size_of::<OpenRecord>() == 56);
+
+/// Starts one record: takes the writer lock, reserves room in the ring like
+/// libqb (header plus the whole line length, so an overwrite ring drops the
+/// same old records) and stores everything but the message. Returns false
+/// (lock not held) when nothing can be stored.
 #[inline]
-pub fn write(cs: &Callsite, message: &[u8]) {
-    let Some(_lock) = WriterLock::acquire() else {
-        return;
+fn begin(cs: &Callsite, function: &[u8], out: &mut OpenRecord) -> bool {
+    let Some(lock) = WriterLock::acquire() else {
+        return false;
     };
     let ring = RING.load(Ordering::Acquire);
     if ring.is_null() {
-        return;
+        return false;
     }
     // SAFETY: non-null pointers in RING are live rings; the lock keeps close()
-    // from freeing it while we write.
-    let ring = unsafe { &*ring };
+    // from freeing it until `end` releases it.
+    let ring_ref = unsafe { &*ring };
     let limit = usize::try_from(MAX_LINE.load(Ordering::Relaxed)).unwrap_or(0);
-    let message = if message.len() >= limit || message.len() >= SERIALIZE_CAP {
-        FALLBACK_MESSAGE
-    } else {
-        message
-    };
-    let function = cs.function.load(Ordering::Relaxed);
-    let function: &[u8] = if function.is_null() {
-        b"\0"
-    } else {
-        // SAFETY: call-site strings are NUL-terminated (owned by the registry
-        // or by the C caller for static call sites).
-        unsafe { CStr::from_ptr(function) }.to_bytes_with_nul()
-    };
     let head = FIXED_RECORD_BYTES + function.len();
-    // Reserve like libqb (header plus the whole line length) so an overwrite
-    // ring drops the same old records; the fixed text always fits.
-    let Ok(dst) = ring.alloc(head + limit.max(FALLBACK_MESSAGE.len())) else {
-        return;
+    // The fixed text always fits, so the reservation covers any message
+    // `end` may store.
+    let Ok((reserved, dst)) = ring_ref.reserve_chunk(head + limit.max(FALLBACK_MESSAGE.len()))
+    else {
+        return false;
     };
     let ts = now();
+    // The fixed fields, packed as libqb lays them out, in small buffers so
+    // they are stored with a few moves rather than one copy per field.
+    let mut fixed = [0u8; 13];
+    fixed[0..4].copy_from_slice(&cs.lineno.load(Ordering::Relaxed).to_ne_bytes());
+    fixed[4..8].copy_from_slice(&cs.tags.load(Ordering::Relaxed).to_ne_bytes());
+    fixed[8] = cs.priority.load(Ordering::Relaxed);
+    fixed[9..13].copy_from_slice(&(function.len() as u32).to_ne_bytes());
+    let mut times = [0u8; 16];
+    times[0..8].copy_from_slice(&ts.tv_sec.to_ne_bytes());
+    times[8..16].copy_from_slice(&ts.tv_nsec.to_ne_bytes());
     let dst = dst.as_ptr();
-    // SAFETY: `alloc` reserved at least `head + message.len()` bytes at dst.
+    // SAFETY: the reservation holds head (= 13 + function + 16 + 4) bytes
+    // plus at least max(limit, FALLBACK) message bytes.
     unsafe {
-        let mut at = dst;
-        let mut put = |bytes: &[u8]| {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
-            at = at.add(bytes.len());
+        std::ptr::copy_nonoverlapping(fixed.as_ptr(), dst, fixed.len());
+        let at = dst.add(fixed.len());
+        std::ptr::copy_nonoverlapping(function.as_ptr(), at, function.len());
+        let at = at.add(function.len());
+        std::ptr::copy_nonoverlapping(times.as_ptr(), at, times.len());
+        let len_at = at.add(times.len());
+        *out = OpenRecord {
+            msg: len_at.add(4),
+            cap: limit.min(SERIALIZE_CAP),
+            ring,
+            len_at,
+            head,
+            reserved,
         };
-        put(&cs.lineno.load(Ordering::Relaxed).to_ne_bytes());
-        put(&cs.tags.load(Ordering::Relaxed).to_ne_bytes());
-        put(&[cs.priority.load(Ordering::Relaxed)]);
-        put(&(function.len() as u32).to_ne_bytes());
-        put(function);
-        put(&ts.tv_sec.to_ne_bytes());
-        put(&ts.tv_nsec.to_ne_bytes());
-        put(&(message.len() as u32).to_ne_bytes());
-        put(message);
     }
-    let _ = ring.commit(head + message.len());
+    // Released by `end`.
+    std::mem::forget(lock);
+    true
 }
 
-/// Entry point for the C serializer (src/shim/qblog_serialize.c).
+/// Finishes the record `begin` opened: `len` message bytes were stored at
+/// `rec.msg` (`len >= rec.cap` means the message did not fit: libqb's fixed
+/// text is stored instead), then publishes it and releases the lock.
+#[inline]
+fn end(rec: &OpenRecord, len: usize) {
+    let _lock = WriterLock;
+    let mut len = len;
+    // SAFETY: `begin` reserved room for the length field and for
+    // max(cap, FALLBACK) message bytes at these addresses; the ring stays
+    // alive while we hold the lock.
+    unsafe {
+        if len >= rec.cap {
+            len = FALLBACK_MESSAGE.len();
+            std::ptr::copy_nonoverlapping(FALLBACK_MESSAGE.as_ptr(), rec.msg, len);
+        }
+        std::ptr::copy_nonoverlapping((len as u32).to_ne_bytes().as_ptr(), rec.len_at, 4);
+        let _ = (*rec.ring).publish_chunk(rec.reserved, rec.head + len);
+    }
+}
+
+/// C serializer entry (src/shim/qblog_serialize.c): opens a record for `cs`
+/// into `*out`; nonzero when the caller must serialize into `out->msg` and
+/// call [`qbrs_blackbox_end`].
 ///
 /// # Safety
-/// `cs` is a valid call site; `msg` holds `min(len, QB_LOG_ABSOLUTE_MAX_LEN)`
-/// readable bytes.
+/// `cs` is a valid call site, `out` writable; `function` is NULL or a C
+/// string of `function_len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn qbrs_blackbox_write(cs: *const Callsite, msg: *const c_char, len: usize) {
-    if cs.is_null() || msg.is_null() {
-        return;
+pub unsafe extern "C" fn qbrs_blackbox_begin(
+    cs: *const Callsite,
+    function: *const c_char,
+    function_len: usize,
+    out: *mut OpenRecord,
+) -> c_int {
+    if cs.is_null() || out.is_null() {
+        return 0;
     }
-    // SAFETY: per this function's contract.
-    let (cs, msg) = unsafe {
+    // SAFETY: per this function's contract (the NUL follows the function's
+    // `function_len` bytes).
+    let (cs, function, out) = unsafe {
         (
             &*cs,
-            std::slice::from_raw_parts(msg.cast::<u8>(), len.min(SERIALIZE_CAP)),
+            if function.is_null() {
+                &b"\0"[..]
+            } else {
+                std::slice::from_raw_parts(function.cast::<u8>(), function_len.saturating_add(1))
+            },
+            &mut *out,
         )
     };
-    write(cs, msg);
+    c_int::from(begin(cs, function, out))
+}
+
+/// C serializer entry: closes the record [`qbrs_blackbox_begin`] opened.
+///
+/// # Safety
+/// `rec` was filled by a successful `qbrs_blackbox_begin` on this thread
+/// and not ended yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qbrs_blackbox_end(rec: *const OpenRecord, len: usize) {
+    // SAFETY: per this function's contract.
+    if let Some(rec) = unsafe { rec.as_ref() } {
+        end(rec, len);
+    }
 }
 
 /// `qb_log_blackbox_write_to_file`: libqb's 20-byte marker, then the ring dump.
 /// Returns the bytes written, or a positive errno. Async-signal-safe.
 ///
 /// The file is opened `O_CREAT|O_WRONLY|O_NOFOLLOW|O_CLOEXEC`, mode 0600, and
-/// cut to the dump's length at the end (libqb: mode 0700 and no truncation, so
-/// a shorter dump kept the tail of an older, longer one).
+/// cut to the dump's length at the end when it was longer (libqb: mode 0700
+/// and no truncation, so a shorter dump kept the tail of an older, longer one).
 pub fn write_to_file(path: &CStr) -> Result<usize, i32> {
-    // Not O_TRUNC: cutting the old file to the new length afterwards gives the
-    // same result without freeing and re-allocating every block of a file that
-    // is rewritten with the same size (crash handlers dump to a fixed name).
+    // Not O_TRUNC: crash handlers dump to a fixed name, and rewriting a file of
+    // the same size in place is cheaper than freeing and re-allocating every
+    // block. A longer old file is cut afterwards.
     let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: NUL-terminated path.
     let fd = unsafe { libc::open(path.as_ptr(), flags, 0o600 as libc::c_uint) };
     if fd < 0 {
         return Err(errno());
     }
+    // SAFETY: zeroed stat is a valid out-buffer; fstat is async-signal-safe.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: our descriptor and a valid out-pointer.
+    let old_size = match unsafe { libc::fstat(fd, &mut st) } {
+        0 => Some(st.st_size),
+        // Unknown: cut unconditionally.
+        _ => None,
+    };
     let result = dump_to(fd).and_then(|n| {
+        let len = n as libc::off_t;
+        if old_size.is_some_and(|old| old <= len) {
+            return Ok(n);
+        }
         // SAFETY: our descriptor; ftruncate is async-signal-safe.
-        match unsafe { libc::ftruncate(fd, n as libc::off_t) } {
+        match unsafe { libc::ftruncate(fd, len) } {
             0 => Ok(n),
             _ => Err(errno()),
         }
@@ -268,7 +345,6 @@ pub fn write_to_file(path: &CStr) -> Result<usize, i32> {
 }
 
 fn dump_to(fd: i32) -> Result<usize, i32> {
-    write_all(fd, &MARKER)?;
     DUMPERS.fetch_add(1, Ordering::SeqCst);
     let result = {
         // About a few milliseconds of yielding at most.
@@ -278,11 +354,19 @@ fn dump_to(fd: i32) -> Result<usize, i32> {
             Err(libc::ENOENT)
         } else {
             // SAFETY: close() does not free a ring while DUMPERS is non-zero.
-            unsafe { &*ring }.write_to_file(fd)
+            unsafe { &*ring }.write_to_file_after(fd, &MARKER)
         }
     };
     DUMPERS.fetch_sub(1, Ordering::SeqCst);
-    Ok(MARKER.len() + result?)
+    match result {
+        Ok(n) => Ok(MARKER.len() + n),
+        Err(libc::ENOENT) => {
+            // As before: the marker is in the file even without a ring.
+            write_all(fd, &MARKER)?;
+            Err(libc::ENOENT)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn write_all(fd: i32, mut bytes: &[u8]) -> Result<(), i32> {
@@ -308,4 +392,171 @@ fn errno() -> i32 {
     std::io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{c_char, c_int, c_void};
+
+    unsafe extern "C" {
+        fn qbrs_serialize_test(
+            use_plan: c_int,
+            buf: *mut c_char,
+            cap: usize,
+            fmt: *const c_char,
+            ...
+        ) -> usize;
+    }
+
+    /// Serializes `fmt` with the same arguments both ways at several buffer
+    /// sizes and demands identical bytes.
+    macro_rules! same_both_ways {
+        ($fmt:expr $(, $arg:expr)*) => {{
+            let fmt: &std::ffi::CStr = $fmt;
+            for cap in [0usize, 1, 2, 5, 9, 17, 24, 33, 48, 64, 100, 512, 4096] {
+                let mut a = vec![0u8; cap.max(1)];
+                let mut b = vec![0u8; cap.max(1)];
+                // SAFETY: buffers of `cap` bytes; arguments match the format.
+                let (la, lb) = unsafe {
+                    (
+                        qbrs_serialize_test(1, a.as_mut_ptr().cast(), cap, fmt.as_ptr() $(, $arg)*),
+                        qbrs_serialize_test(0, b.as_mut_ptr().cast(), cap, fmt.as_ptr() $(, $arg)*),
+                    )
+                };
+                assert_eq!(la, lb, "length of {fmt:?} at cap {cap}");
+                if la < cap {
+                    assert_eq!(a[..la], b[..lb], "bytes of {fmt:?} at cap {cap}");
+                }
+            }
+        }};
+    }
+
+    #[test]
+    fn plan_matches_scan() {
+        let s = c"RecordA".as_ptr();
+        let long = c"a string that is longer than several of the caps used here".as_ptr();
+        let null: *const c_char = std::ptr::null();
+        let p = 0x1234usize as *const c_void;
+        same_both_ways!(c"hello");
+        same_both_ways!(c"");
+        same_both_ways!(c"%s%s", s, s);
+        same_both_ways!(c"%s%s%s", s, long, s);
+        same_both_ways!(c"%i %u %p", -534 as c_int, 4508 as c_int, p);
+        same_both_ways!(c"pcmk event %s rc=%d seq=%u", s, 7 as c_int, 9 as c_int);
+        same_both_ways!(
+            c"%ld %lld %zu %jd %hd %hhd",
+            1i64,
+            2i64,
+            3usize,
+            4i64,
+            5 as c_int,
+            6 as c_int
+        );
+        same_both_ways!(c"%f %e %g %a", 1.5f64, 2.5f64, 3.5f64, 4.5f64);
+        same_both_ways!(c"%c%c %-5c", 'a' as c_int, 'b' as c_int, 'c' as c_int);
+        same_both_ways!(c"%.3s|%s|%.0s|%5.2s", long, long, long, s);
+        same_both_ways!(
+            c"%*d %.*s %*.*s",
+            4 as c_int,
+            1 as c_int,
+            2 as c_int,
+            s,
+            3 as c_int,
+            2 as c_int,
+            long
+        );
+        same_both_ways!(c"100%% %d%% %.2s%%%s", 5 as c_int, long, s);
+        same_both_ways!(c"%s and %s", null, s);
+        same_both_ways!(c"%m %n %y %d", 3 as c_int);
+        same_both_ways!(c"with extended\x07info %d", 3 as c_int);
+        same_both_ways!(c"ends with xc\x07");
+        same_both_ways!(c"%99999999999999999999.99999999999999999s", long);
+        same_both_ways!(c"trailing %");
+        same_both_ways!(
+            c"%#x %+d % d %'d %Id %qd",
+            1 as c_int,
+            2 as c_int,
+            3 as c_int,
+            4 as c_int,
+            5 as c_int,
+            6i64
+        );
+    }
+
+    #[test]
+    fn too_many_conversions_have_no_plan() {
+        let fmt = c"%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d";
+        let mut a = [0u8; 512];
+        let mut b = [0u8; 512];
+        // SAFETY: 25 int arguments for 25 conversions.
+        let (la, lb) = unsafe {
+            (
+                qbrs_serialize_test(
+                    1,
+                    a.as_mut_ptr().cast(),
+                    512,
+                    fmt.as_ptr(),
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                    6,
+                    7,
+                    8,
+                    9,
+                    10,
+                    11,
+                    12,
+                    13,
+                    14,
+                    15,
+                    16,
+                    17,
+                    18,
+                    19,
+                    20,
+                    21,
+                    22,
+                    23,
+                    24,
+                    25,
+                ),
+                qbrs_serialize_test(
+                    0,
+                    b.as_mut_ptr().cast(),
+                    512,
+                    fmt.as_ptr(),
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                    6,
+                    7,
+                    8,
+                    9,
+                    10,
+                    11,
+                    12,
+                    13,
+                    14,
+                    15,
+                    16,
+                    17,
+                    18,
+                    19,
+                    20,
+                    21,
+                    22,
+                    23,
+                    24,
+                    25,
+                ),
+            )
+        };
+        assert_eq!(la, 0, "no plan: nothing stored by the plan path");
+        assert_eq!(lb, fmt.to_bytes().len() + 1 + 25 * 4);
+        assert_eq!(&b[lb - 4..lb], &25i32.to_ne_bytes());
+    }
 }

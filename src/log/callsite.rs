@@ -162,26 +162,56 @@ impl Registry {
         None
     }
 
-    /// Looks `key` up, creating the entry if needed. `fresh` is true exactly once per
-    /// entry and generation; the caller then computes the entry's filter state while
-    /// still holding whatever lock makes that consistent.
+    /// Looks `key` up, creating the entry if needed, with no filter state to set up
+    /// (see [`Registry::get_or_init`]).
     pub fn get_or_create(&self, key: &SiteKey) -> Found {
-        let generation = self.generation.load(Ordering::Acquire);
-        if let Some(entry) = self.find(key) {
+        self.get_or_init(key, |_| {})
+    }
+
+    /// The entry for `key` if it exists and its filter state belongs to the current
+    /// generation: the lock-free hit path.
+    pub fn find_current(&self, key: &SiteKey) -> Option<&'static Entry> {
+        self.find(key).filter(|e| self.is_current(e))
+    }
+
+    /// Looks `key` up, creating the entry if needed. When the entry is new, or new
+    /// to the current generation, `init` sets up its filter state and only then is
+    /// the entry marked current (and, when new, linked into its bucket); `fresh`
+    /// says `init` ran, which happens exactly once per entry and generation.
+    ///
+    /// Why in that order: any thread that finds a current entry (here or through
+    /// [`super::fastsite`]) uses its `targets` straight away. Marking it current
+    /// before `init` finished let a racing thread read `targets == 0` and drop
+    /// its lines for as long as the initialising thread stayed descheduled, often
+    /// thousands of lines on a loaded machine. `init` runs under the creation
+    /// mutex, so a racing thread waits for it there; the caller must take the
+    /// configuration lock `init` needs *before* calling this (lock order:
+    /// configuration, then registry).
+    pub fn get_or_init(&self, key: &SiteKey, init: impl FnOnce(&'static Entry)) -> Found {
+        if let Some(entry) = self.find_current(key) {
             return Found {
                 entry,
-                fresh: claim(entry, generation),
+                fresh: false,
             };
         }
         let mut all = self.all.lock().unwrap_or_else(|e| e.into_inner());
-        // Another thread may have created it meanwhile.
+        let generation = self.generation.load(Ordering::Acquire);
+        // Another thread may have created or initialised it meanwhile.
         if let Some(entry) = self.find(key) {
-            return Found {
-                entry,
-                fresh: claim(entry, generation),
-            };
+            if entry.generation.load(Ordering::Acquire) == generation {
+                return Found {
+                    entry,
+                    fresh: false,
+                };
+            }
+            init(entry);
+            entry.generation.store(generation, Ordering::Release);
+            return Found { entry, fresh: true };
         }
-        let entry = new_entry(key, generation);
+        // Generation 0 is never current: the entry is unusable until `init` ran.
+        let entry = new_entry(key, 0);
+        init(entry);
+        entry.generation.store(generation, Ordering::Release);
         let mut slot = &self.buckets[bucket_index(key.lineno)];
         loop {
             match slot.get() {
@@ -212,16 +242,6 @@ impl Registry {
 fn bucket_index(lineno: u32) -> usize {
     // Fibonacci hashing spreads consecutive line numbers over the table.
     (lineno.wrapping_mul(0x9E37_79B9) >> 20) as usize % BUCKETS
-}
-
-/// Marks `entry` as belonging to `generation`; true if it did not already.
-fn claim(entry: &Entry, generation: u64) -> bool {
-    let seen = entry.generation.load(Ordering::Acquire);
-    seen != generation
-        && entry
-            .generation
-            .compare_exchange(seen, generation, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
 }
 
 fn new_entry(key: &SiteKey, generation: u64) -> &'static Entry {
@@ -329,6 +349,45 @@ mod tests {
         reg.begin_generation();
         assert!(reg.get_or_create(&key(c"x", 1, 1)).fresh);
         assert!(!reg.get_or_create(&key(c"x", 1, 1)).fresh);
+    }
+
+    #[test]
+    fn racing_lookup_waits_for_initialisation() {
+        use std::sync::mpsc;
+        let reg: &'static Registry = Box::leak(Box::new(Registry::new()));
+        let (inside_tx, inside_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let creator = std::thread::spawn(move || {
+            reg.get_or_init(&key(c"race", 6, 9), |e| {
+                inside_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                e.callsite().targets.store(0x10, Ordering::Relaxed);
+            })
+            .fresh
+        });
+        inside_rx.recv().unwrap();
+        // The creator is inside `init`: a second lookup must not hand out the
+        // entry before its targets are set.
+        let racer = std::thread::spawn(move || {
+            let found = reg.get_or_init(&key(c"race", 6, 9), |_| panic!("initialised twice"));
+            (
+                found.fresh,
+                found.entry.callsite().targets.load(Ordering::Relaxed),
+            )
+        });
+        assert!(reg.find_current(&key(c"race", 6, 9)).is_none());
+        release_tx.send(()).unwrap();
+        assert!(creator.join().unwrap());
+        assert_eq!(racer.join().unwrap(), (false, 0x10));
+        // A new generation initialises the entry once more before using it.
+        reg.begin_generation();
+        assert!(reg.find_current(&key(c"race", 6, 9)).is_none());
+        let again = reg.get_or_init(&key(c"race", 6, 9), |e| {
+            e.callsite().targets.store(0x20, Ordering::Relaxed);
+        });
+        assert!(again.fresh);
+        assert!(reg.find_current(&key(c"race", 6, 9)).is_some());
+        assert_eq!(again.entry.callsite().targets.load(Ordering::Relaxed), 0x20);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub mod targets;
 pub mod thread;
 
 use std::cell::Cell;
-use std::ffi::CStr;
+use std::ffi::{CStr, c_int};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -235,13 +235,21 @@ pub fn callsite_get(key: &SiteKey) -> Option<&'static Callsite> {
     if !is_inited() {
         return None;
     }
-    let found = REGISTRY.get_or_create(key);
+    let found = match REGISTRY.find_current(key) {
+        Some(entry) => callsite::Found {
+            entry,
+            fresh: false,
+        },
+        // New (to this generation): its targets are computed before any thread
+        // can see it (see `Registry::get_or_init`); configuration lock first.
+        None => {
+            let cfg = read();
+            REGISTRY.get_or_init(key, |entry| compute_filters(&cfg, entry, key.tags))
+        }
+    };
     fastsite::remember(key, found.entry);
     let cs = found.entry.callsite();
-    if found.fresh {
-        let cfg = read();
-        compute_filters(&cfg, found.entry, key.tags);
-    } else if key.tags != 0 {
+    if !found.fresh && key.tags != 0 {
         cs.tags.store(key.tags, Ordering::Relaxed);
     }
     if callbacks::has_filter_fn() {
@@ -250,21 +258,31 @@ pub fn callsite_get(key: &SiteKey) -> Option<&'static Callsite> {
     Some(cs)
 }
 
+/// Sets `entry`'s targets and tags from the filters. Worked out locally and
+/// stored once, so a caller holding the call site (C code may cache it) never sees
+/// a half-computed mask.
 fn compute_filters(cfg: &Config, entry: &Entry, tags: u32) {
-    let cs = entry.callsite();
-    cs.targets.store(0, Ordering::Relaxed);
-    cs.tags.store(tags, Ordering::Relaxed);
     let view = entry.view();
+    let (mut mask, mut site_tags) = (0u32, tags);
+    let mut fold = |effect| match effect {
+        Effect::None => {}
+        Effect::SetTarget(t) => mask |= bit(t),
+        Effect::ClearTarget(t) => mask &= !bit(t),
+        Effect::SetTags(t) => site_tags = t,
+    };
     for target in cfg.targets.iter().filter(|t| t.is_enabled()) {
         for rule in target.filters.iter() {
-            apply(entry, rule.effect_on(&view));
+            fold(rule.effect_on(&view));
         }
     }
     if tags == 0 {
         for rule in cfg.tag_filters.iter() {
-            apply(entry, rule.effect_on(&view));
+            fold(rule.effect_on(&view));
         }
     }
+    let cs = entry.callsite();
+    cs.targets.store(mask, Ordering::Relaxed);
+    cs.tags.store(site_tags, Ordering::Relaxed);
 }
 
 /// `qb_log_format_set`: `None` restores the default format. Unknown slots are ignored.
@@ -367,11 +385,24 @@ fn tags_text_for<'a>(tags: u32, wanted: impl Fn(&Target) -> bool) -> &'a [u8] {
 /// The longest line any target receiving `targets` accepts (libqb formats the
 /// message once, into a buffer that size); None when no enabled target wants it.
 fn widest_line(cfg: &Config, targets: u32) -> Option<i32> {
-    cfg.targets
-        .iter()
-        .filter(|t| t.is_enabled() && targets & bit(t.slot as u32) != 0)
-        .map(|t| t.max_line_length)
-        .max()
+    selected(cfg, targets).map(|t| t.max_line_length).max()
+}
+
+/// The enabled targets whose bit is set in `targets`, in slot order. Walks the
+/// set bits only: a line usually goes to one or two of the 32 slots.
+fn selected(cfg: &Config, targets: u32) -> impl Iterator<Item = &Target> {
+    let mut bits = targets;
+    std::iter::from_fn(move || {
+        while bits != 0 {
+            let slot = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            match cfg.targets.get(slot) {
+                Some(t) if t.is_enabled() => return Some(t),
+                _ => {}
+            }
+        }
+        None
+    })
 }
 
 /// Sends one formatted message to every enabled target whose bit is set in
@@ -438,8 +469,19 @@ fn message_for(printed: &[u8], full_len: i32, widest: i32) -> &[u8] {
     {
         msg = &msg[..msg.len().min(len - 1)];
     }
-    let end = msg.iter().position(|&b| b == 0).unwrap_or(msg.len());
+    let end = find_byte(msg, 0).unwrap_or(msg.len());
     &msg[..end]
+}
+
+/// The first `byte` in `hay` (the C library's vectorised `memchr`: messages are
+/// scanned on every line).
+pub(crate) fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
+    if hay.is_empty() {
+        return None;
+    }
+    // SAFETY: reads only `hay.len()` bytes of a valid slice.
+    let p = unsafe { libc::memchr(hay.as_ptr().cast(), c_int::from(byte), hay.len()) };
+    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
 }
 
 fn send(
@@ -455,10 +497,7 @@ fn send(
     let mut line = Line::default();
     // Built only when a target shows extended information with a `|`.
     let mut barred: Option<Line> = None;
-    for target in cfg.targets.iter() {
-        if !target.is_enabled() || rec.targets & bit(target.slot as u32) == 0 {
-            continue;
-        }
+    for target in selected(cfg, rec.targets) {
         // Threaded and custom targets are served after the lock is released.
         if later.defer(target) {
             continue;

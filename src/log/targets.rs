@@ -278,7 +278,7 @@ pub enum Extended {
 pub const XC: u8 = 0x07;
 
 pub fn extended_view(message: &[u8], extended: bool) -> Extended {
-    match message.iter().position(|&b| b == XC) {
+    match super::find_byte(message, XC) {
         None => Extended::AsIs,
         Some(0) if !extended => Extended::Skip,
         Some(at) if extended && at + 1 < message.len() => Extended::Bar(at),

@@ -5,15 +5,32 @@
 //! queue holds at most [`QUEUE_BYTES`] (text plus a fixed per-record cost), and until
 //! the thread is started messages wait in the queue (`qb_log_fini()` writes them).
 //!
-//! Unlike libqb, which drops a message as soon as the queue is full, a full queue
-//! first makes the caller wait for the thread to catch up (for at most
-//! [`FULL_QUEUE_WAIT`], so an application lock held by the caller and wanted by a
-//! target's callback can never deadlock the two; after such a timeout, callers
-//! drop at once until the thread takes the queue again), and with no thread running the
-//! caller writes the queued messages itself. Only then is a message dropped; drops
-//! are counted and reported on stdout ("N messages lost") before the next message
-//! is written, as libqb reports them. A log call made by a target while the logging
-//! thread writes is dropped, like any nested log call.
+//! # Full-queue policy: wait for progress, never drop, never a clock
+//!
+//! libqb drops a message that does not fit (and later prints "N messages lost").
+//! Here nothing is dropped, and whether a line is written never depends on timing:
+//!
+//! - With a logging thread running, a caller facing a full queue waits until the
+//!   thread takes the queue (it takes all of it at once, so a whole queue's worth
+//!   of room appears) or until the thread is stopped (`qb_log_fini()`). There is no
+//!   wall-clock limit: the wait is bounded only by the thread making progress.
+//! - With no thread running, the caller writes the queued messages itself, in
+//!   order, then queues its own.
+//! - The logging thread, or a thread that is itself writing a batch, never waits
+//!   for room (it would wait for itself): its message is queued over the limit.
+//!   In practice such calls do not arrive here, because a log call made from a
+//!   target's callback is a nested log call and dropped before it is formatted,
+//!   silently, as libqb drops it.
+//! - `qb_log_fini()` lets the thread write everything queued, joins it, then writes
+//!   whatever a racing caller queued meanwhile, before any target closes.
+//!
+//! No lock of ours is held while a batch is written, so a waiting caller can never
+//! deadlock with the logging thread inside this module. The one cycle we cannot
+//! break is one the application builds: a threaded target's callback that blocks
+//! until some thread that logs makes progress, while that thread waits for room in
+//! the queue. libqb blocks there too (its producers wait on the lock its thread holds
+//! while writing); the alternative, a timed wait followed by a drop, makes the
+//! number of lines written depend on scheduling, which is what this policy removes.
 //!
 //! Locks: `WRITER` (held while a batch is written, so batches stay in order) is
 //! taken before `STATE`; neither is held while waiting for the other's owner.
@@ -23,15 +40,12 @@ use std::collections::VecDeque;
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use super::callsite::Callsite;
 
 /// libqb's queue limit, counted the same way (text + NUL + a 48-byte record).
 pub const QUEUE_BYTES: usize = 512_000;
 const RECORD_COST: usize = 48 + 1;
-/// Longest time a caller waits for room in a full queue before dropping.
-pub const FULL_QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 struct Queued {
     /// The C call site (stable while the logger lives), as an address.
@@ -44,26 +58,29 @@ struct Queued {
 struct State {
     queue: VecDeque<Queued>,
     bytes: usize,
-    dropped: u64,
     worker: Option<JoinHandle<()>>,
     exit: bool,
-    /// A caller waited the full [`FULL_QUEUE_WAIT`] without the thread taking
-    /// anything: until it does, callers facing a full queue drop at once.
-    stalled: bool,
     /// Scheduling asked for before the thread exists: (policy, priority).
     sched: Option<(i32, i32)>,
+}
+
+impl State {
+    /// Whether a message costing `cost` must wait for room. An empty queue always
+    /// takes a message, so no single message can wait forever.
+    fn is_full_for(&self, cost: usize) -> bool {
+        self.bytes > 0 && self.bytes + cost > QUEUE_BYTES
+    }
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     queue: VecDeque::new(),
     bytes: 0,
-    dropped: 0,
     worker: None,
     exit: false,
-    stalled: false,
     sched: None,
 });
 static WORK: Condvar = Condvar::new();
+/// Signalled when the queue is taken or the thread stops.
 static SPACE: Condvar = Condvar::new();
 static WRITER: Mutex<()> = Mutex::new(());
 
@@ -78,35 +95,23 @@ fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Queues one message for the threaded targets in `targets`.
+/// Queues one message for the threaded targets in `targets` (see the module
+/// comment for what happens when the queue is full).
 pub fn post(cs: *mut Callsite, targets: u32, timestamp: (i64, i64), text: &[u8]) {
     let cost = text.len() + RECORD_COST;
-    let me_worker = IS_WORKER.with(Cell::get) || DRAINING.with(Cell::get);
+    let writer_here = IS_WORKER.with(Cell::get) || DRAINING.with(Cell::get);
     let mut st = state();
-    if st.bytes + cost > QUEUE_BYTES && !me_worker {
-        if st.worker.is_some() && !st.stalled {
-            let deadline = Instant::now() + FULL_QUEUE_WAIT;
-            while st.bytes + cost > QUEUE_BYTES && st.worker.is_some() {
-                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                    st.stalled = true;
-                    break;
-                };
-                st = SPACE
-                    .wait_timeout(st, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-        }
-        if st.worker.is_none() {
+    while !writer_here && st.is_full_for(cost) {
+        if st.worker.is_some() {
+            // No timeout: the thread frees the whole queue when it takes a batch,
+            // and stopping it wakes us too.
+            st = SPACE.wait(st).unwrap_or_else(|e| e.into_inner());
+        } else {
             // Nobody else will write them: do it here, in order.
             drop(st);
             drain();
             st = state();
         }
-    }
-    if st.bytes + cost > QUEUE_BYTES {
-        st.dropped += 1;
-        return;
     }
     st.bytes += cost;
     st.queue.push_back(Queued {
@@ -119,23 +124,17 @@ pub fn post(cs: *mut Callsite, targets: u32, timestamp: (i64, i64), text: &[u8])
     WORK.notify_one();
 }
 
-/// Takes everything queued (and the drop count); the caller holds `WRITER`.
-fn take_batch() -> (VecDeque<Queued>, u64) {
+/// Takes everything queued; the caller holds `WRITER`.
+fn take_batch() -> VecDeque<Queued> {
     let mut st = state();
     let batch = std::mem::take(&mut st.queue);
     st.bytes = 0;
-    st.stalled = false;
-    let dropped = std::mem::take(&mut st.dropped);
     drop(st);
     SPACE.notify_all();
-    (batch, dropped)
+    batch
 }
 
-fn write_batch(batch: VecDeque<Queued>, dropped: u64) {
-    if dropped > 0 {
-        let report = format!("{dropped} messages lost");
-        super::os::write_stream(super::os::Stream::Stdout, report.as_bytes());
-    }
+fn write_batch(batch: VecDeque<Queued>) {
     for q in batch {
         super::write_queued(q.cs as *mut Callsite, q.targets, q.timestamp, &q.text);
     }
@@ -148,8 +147,7 @@ fn drain() {
     }
     {
         let _writer = WRITER.lock().unwrap_or_else(|e| e.into_inner());
-        let (batch, dropped) = take_batch();
-        write_batch(batch, dropped);
+        write_batch(take_batch());
     }
     DRAINING.with(|d| d.set(false));
 }
@@ -159,10 +157,10 @@ fn worker_main() {
     loop {
         {
             let mut st = state();
-            while st.queue.is_empty() && st.dropped == 0 && !st.exit {
+            while st.queue.is_empty() && !st.exit {
                 st = WORK.wait(st).unwrap_or_else(|e| e.into_inner());
             }
-            if st.queue.is_empty() && st.dropped == 0 && st.exit {
+            if st.queue.is_empty() && st.exit {
                 return;
             }
         }
@@ -266,5 +264,34 @@ mod tests {
         assert_eq!(priority_set(libc::SCHED_RR, 7), Ok(()));
         assert_eq!(state().sched, Some((libc::SCHED_RR, 7)));
         state().sched = None;
+    }
+
+    #[test]
+    fn full_queue_never_drops_and_never_waits_for_itself() {
+        // Null call sites: writing them is a no-op, so only the queue is observed.
+        let cs = std::ptr::null_mut();
+        let big = [b'q'; 4000];
+        // No thread: a caller facing a full queue writes it itself, never waits.
+        for _ in 0..300 {
+            post(cs, 1, (0, 0), &big);
+            let st = state();
+            assert!(st.bytes <= QUEUE_BYTES);
+            assert!(!st.queue.is_empty());
+        }
+        // The writer itself (logging thread or a thread draining) never waits
+        // for room: its message is queued over the limit rather than dropped.
+        IS_WORKER.with(|w| w.set(true));
+        for _ in 0..300 {
+            post(cs, 1, (0, 0), &big);
+        }
+        IS_WORKER.with(|w| w.set(false));
+        {
+            let st = state();
+            assert!(st.bytes > QUEUE_BYTES);
+            assert_eq!(st.bytes, st.queue.len() * (big.len() + RECORD_COST));
+        }
+        drain();
+        assert_eq!(state().bytes, 0);
+        assert!(state().queue.is_empty());
     }
 }

@@ -89,6 +89,16 @@ impl DataRing {
     }
 }
 
+/// A reservation made by [`RingBuffer::reserve_chunk`]: where the chunk goes
+/// and how much room was found. Only the ring module can make one.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Reserved {
+    w: u32,
+    free: u32,
+    max_len: usize,
+}
+
 /// A committed chunk located and validated at the read position.
 pub struct Found {
     pub pos: u32,
@@ -152,23 +162,75 @@ impl RingBuffer {
     /// Reserves, dropping the oldest chunks of an overwrite ring as needed.
     #[inline(always)]
     fn reserve_or_reclaim(&self, len: usize) -> Result<(u32, u32), i32> {
-        match self.reserve(len)? {
-            Some(found) => Ok(found),
-            None => self.reserve_slow(len),
+        let (w, r) = self.positions()?;
+        let free = self.geo.free_words(w, r, self.queued());
+        if Geometry::fits(free, len) {
+            self.mark_allocated(w)?;
+            return Ok((w, free));
         }
+        self.reserve_slow(w, r, len)
     }
 
+    #[inline(always)]
+    fn mark_allocated(&self, w: u32) -> Result<(), i32> {
+        self.data.set_len_at(w, 0)?;
+        self.data.set_magic_at(w, MAGIC_ALLOC)
+    }
+
+    /// The ring is too full at `(w, r)` (both checked): refuses, or for an
+    /// overwrite ring drops the oldest chunks until `len` bytes fit. Inline:
+    /// a full overwrite ring (the blackbox) takes this path on every write.
+    #[inline(always)]
+    fn reserve_slow(&self, w: u32, r: u32, len: usize) -> Result<(u32, u32), i32> {
+        if !self.overwrite() || !Geometry::fits(self.geo.words(), len) {
+            return self.refuse(len);
+        }
+        // Fast loop: the writer (us) holds `w`, so the chunks from `r` on can be
+        // dropped one after the other without re-reading both positions each
+        // time. Each chunk is validated exactly as `reclaim` does. If anything
+        // looks different (a reader consumed concurrently, corruption), the
+        // careful loop below takes over from the shared positions.
+        let mut r = r;
+        // Each reclaim frees at least two words, so this bounds the loop.
+        for _ in 0..self.geo.words() / 2 + 1 {
+            if self.data.magic_at(r)? != MAGIC_COMMITTED {
+                break;
+            }
+            let clen = self.data.len_at(r)?;
+            let Ok(next) = self.geo.validate_chunk(r, w, clen) else {
+                break;
+            };
+            self.consume(&Found {
+                pos: r,
+                len: clen,
+                next,
+            })?;
+            r = next;
+            let free = self.geo.free_words(w, r, self.queued());
+            if Geometry::fits(free, len) {
+                self.mark_allocated(w)?;
+                return Ok((w, free));
+            }
+        }
+        self.reclaim_careful(len)
+    }
+
+    /// Why `len` bytes cannot be reserved in a full ring.
+    #[cold]
     #[inline(never)]
-    fn reserve_slow(&self, len: usize) -> Result<(u32, u32), i32> {
+    fn refuse(&self, len: usize) -> Result<(u32, u32), i32> {
         if !Geometry::fits(self.geo.words(), len) {
             // Could never fit: refuse without discarding anything.
             return Err(if self.overwrite() { EINVAL } else { EAGAIN });
         }
-        if !self.overwrite() {
-            return Err(EAGAIN);
-        }
-        // Each reclaim frees at least two words, so this bounds the loop even if
-        // a peer keeps moving the positions.
+        Err(EAGAIN)
+    }
+
+    /// Drops the oldest chunks one at a time, re-reading the shared positions
+    /// each time, until `len` bytes fit.
+    #[cold]
+    #[inline(never)]
+    fn reclaim_careful(&self, len: usize) -> Result<(u32, u32), i32> {
         let mut budget = self.geo.words() / 2 + 1;
         loop {
             budget = budget.checked_sub(1).ok_or(EBADMSG)?;
@@ -177,6 +239,28 @@ impl RingBuffer {
                 return Ok(found);
             }
         }
+    }
+
+    /// Reserves room for a chunk of up to `max_len` bytes, like `alloc`, but
+    /// hands the reservation to the caller instead of remembering it, so the
+    /// matching [`RingBuffer::publish_chunk`] needs no shared state re-read.
+    /// Returns the reservation and the payload address.
+    #[inline]
+    pub fn reserve_chunk(&self, max_len: usize) -> Result<(Reserved, NonNull<u8>), i32> {
+        let (w, free) = self.reserve_or_reclaim(max_len)?;
+        // SAFETY: payload() is non-null inside the mapping.
+        let payload = unsafe { NonNull::new_unchecked(self.data.payload(w)) };
+        Ok((Reserved { w, free, max_len }, payload))
+    }
+
+    /// Publishes a chunk reserved by `reserve_chunk` with its final length
+    /// (EINVAL, nothing published, if `len` exceeds the reservation).
+    #[inline]
+    pub fn publish_chunk(&self, r: Reserved, len: usize) -> Result<(), i32> {
+        if len > r.max_len {
+            return Err(EINVAL);
+        }
+        self.publish(r.w, r.free, len)
     }
 
     /// Reserves room for a chunk of up to `len` bytes and returns where its

@@ -32,11 +32,30 @@ fn errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
-/// Writes all of `[p, p + len)` to `fd`.
-fn write_all(fd: RawFd, mut p: *const u8, mut len: usize) -> Result<(), i32> {
-    while len > 0 {
-        // SAFETY: the caller guarantees [p, p + len) is readable.
-        let n = unsafe { libc::write(fd, p.cast(), len) };
+/// Writes every byte of `parts` (readable ranges, in order) to `fd` with as
+/// few `writev(2)` calls as the kernel allows. Async-signal-safe.
+fn writev_all(fd: RawFd, mut parts: [(*const u8, usize); 3]) -> Result<(), i32> {
+    let mut first = 0;
+    loop {
+        while first < parts.len() && parts[first].1 == 0 {
+            first += 1;
+        }
+        if first == parts.len() {
+            return Ok(());
+        }
+        let mut iov = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; 3];
+        for (slot, &(p, len)) in iov.iter_mut().zip(&parts[first..]) {
+            *slot = libc::iovec {
+                iov_base: p as *mut libc::c_void,
+                iov_len: len,
+            };
+        }
+        let count = (parts.len() - first) as libc::c_int;
+        // SAFETY: each iovec describes a readable range (caller's contract).
+        let n = unsafe { libc::writev(fd, iov.as_ptr(), count) };
         if n < 0 {
             match errno() {
                 EINTR => continue,
@@ -46,12 +65,18 @@ fn write_all(fd: RawFd, mut p: *const u8, mut len: usize) -> Result<(), i32> {
         if n == 0 {
             return Err(libc::EIO);
         }
-        let n = n as usize;
-        // SAFETY: n <= len.
-        p = unsafe { p.add(n) };
-        len -= n;
+        let mut done = n as usize;
+        for part in parts[first..].iter_mut() {
+            let take = done.min(part.1);
+            // SAFETY: take <= the part's length.
+            part.0 = unsafe { part.0.add(take) };
+            part.1 -= take;
+            done -= take;
+            if done == 0 {
+                break;
+            }
+        }
     }
-    Ok(())
 }
 
 /// Reads exactly `len` bytes into `p`; EINVAL if the file ends first.
@@ -104,14 +129,25 @@ pub fn decode_header(h: &[u8; DUMP_HEADER], file_size: u64) -> Result<(u32, u32,
 impl RingBuffer {
     /// `qb_rb_write_to_file`: header and raw data; returns the bytes written.
     pub fn write_to_file(&self, fd: RawFd) -> Result<usize, i32> {
+        self.write_to_file_after(fd, &[])
+    }
+
+    /// Like `write_to_file`, with `prefix` written first; everything goes out
+    /// in one `writev(2)` (repeated only if the kernel takes less). Returns
+    /// the bytes written after `prefix`.
+    pub fn write_to_file_after(&self, fd: RawFd, prefix: &[u8]) -> Result<usize, i32> {
         // One load each, so the hash matches what we store.
         let w = self.header.write_pt()?;
         let r = self.header.read_pt()?;
         let head = encode_header(self.geo.words(), w, r);
-        write_all(fd, head.as_ptr(), head.len())?;
         // The kernel copies straight from the mapping (a vanished page becomes
         // EFAULT, not a signal).
-        write_all(fd, self.data.base(), self.geo.bytes())?;
+        let parts: [(*const u8, usize); 3] = [
+            (prefix.as_ptr(), prefix.len()),
+            (head.as_ptr(), head.len()),
+            (self.data.base(), self.geo.bytes()),
+        ];
+        writev_all(fd, parts)?;
         Ok(DUMP_HEADER + self.geo.bytes())
     }
 

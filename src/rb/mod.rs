@@ -41,7 +41,7 @@ use std::sync::atomic::AtomicU64;
 
 use libc::EINVAL;
 
-pub use chunk::{MAGIC_ALLOC, MAGIC_COMMITTED, MAGIC_DEAD};
+pub use chunk::{MAGIC_ALLOC, MAGIC_COMMITTED, MAGIC_DEAD, Reserved};
 pub use geometry::{Geometry, MARGIN_BYTES};
 pub use shared_header::HEADER_SIZE;
 

@@ -39,6 +39,10 @@
  * function returns `cap` at once (the caller then stores libqb's fixed
  * "Log message too long" text, so the remaining arguments do not matter).
  * Strings are measured with strnlen, never past what can be stored.
+ *
+ * Speed: the walk over the format is done once per call site and cached as
+ * a plan (see "Plans" below); the message is serialized straight into the
+ * ring (see qbrs_blackbox_take).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,11 +58,22 @@
 size_t qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap);
 int qbrs_blackbox_take(struct qb_log_callsite *cs, va_list ap);
 
-/* Rust side (src/log/blackbox.rs): stores one record. `len` is the size of
- * the serialized message, SERIALIZE_CAP when it did not fit. Hidden by the
- * version script like every qbrs_ name. */
-void qbrs_blackbox_write(const struct qb_log_callsite *cs, const char *msg,
-			 size_t len);
+/* Rust side (src/log/blackbox.rs), hidden by the version script like every
+ * qbrs_ name. A record is written in place: begin reserves it in the ring,
+ * stores the call site's fields and says where the message goes and how long
+ * it may be (`cap`); the message is serialized straight there; end stores
+ * its length (len >= cap: did not fit) and publishes the record. The
+ * blackbox's writer lock is held in between. */
+struct qbrs_bb_record {
+	char *msg;
+	size_t cap;
+	uint64_t rust_private[5];
+};
+int qbrs_blackbox_begin(const struct qb_log_callsite *cs, const char *function,
+			size_t function_len, struct qbrs_bb_record *rec);
+void qbrs_blackbox_end(const struct qbrs_bb_record *rec, size_t len);
+size_t qbrs_serialize_test(int use_plan, char *buf, size_t cap, const char *fmt,
+			   ...);
 
 /* Appends `n` bytes; 0 when they do not fit. */
 static int
@@ -109,8 +124,12 @@ put_string(char *buf, size_t cap, size_t *at, const char *s, size_t limit)
 	return 1;
 }
 
-size_t
-qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
+/* The reference walk: formats each directive as it is met. Used for
+ * formats a plan cannot describe (too many conversions); the plans below
+ * must produce exactly its bytes (tested by plan_matches_scan in
+ * src/log/blackbox.rs). */
+static size_t
+serialize_scan(char *buf, size_t cap, const char *fmt, va_list *ap)
 {
 	size_t at;
 	size_t fmt_len;
@@ -160,7 +179,7 @@ qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
 				continue;
 			}
 			if (c == '*') {
-				int v = va_arg(ap, int);
+				int v = va_arg(*ap, int);
 
 				if (!put(buf, cap, &at, &v, sizeof(v))) {
 					return cap;
@@ -185,14 +204,14 @@ qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
 		switch (*f) {
 		case 'd': case 'i': case 'o': case 'u': case 'x': case 'X':
 			if (size == 4) {
-				int v = va_arg(ap, int);
+				int v = va_arg(*ap, int);
 
 				if (!put(buf, cap, &at, &v, sizeof(v))) {
 					return cap;
 				}
 			} else {
 				/* l, ll, z, t, j, q and L: 64 bits on LP64. */
-				long long v = va_arg(ap, long long);
+				long long v = va_arg(*ap, long long);
 
 				if (!put(buf, cap, &at, &v, sizeof(v))) {
 					return cap;
@@ -205,9 +224,9 @@ qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
 			double v;
 
 			if (size == 16) {
-				v = (double)va_arg(ap, long double);
+				v = (double)va_arg(*ap, long double);
 			} else {
-				v = va_arg(ap, double);
+				v = va_arg(*ap, double);
 			}
 			if (!put(buf, cap, &at, &v, sizeof(v))) {
 				return cap;
@@ -216,7 +235,7 @@ qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
 			break;
 		}
 		case 'c': case 'C': {
-			unsigned char v = (unsigned char)va_arg(ap, unsigned int);
+			unsigned char v = (unsigned char)va_arg(*ap, unsigned int);
 
 			if (!put(buf, cap, &at, &v, sizeof(v))) {
 				return cap;
@@ -225,14 +244,14 @@ qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
 			break;
 		}
 		case 's': case 'S':
-			if (!put_string(buf, cap, &at, va_arg(ap, const char *),
+			if (!put_string(buf, cap, &at, va_arg(*ap, const char *),
 					precision)) {
 				return cap;
 			}
 			f++;
 			break;
 		case 'p': {
-			void *v = va_arg(ap, void *);
+			void *v = va_arg(*ap, void *);
 
 			if (!put(buf, cap, &at, &v, sizeof(v))) {
 				return cap;
@@ -256,6 +275,358 @@ qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
 	return at;
 }
 
+/*
+ * Plans: the result of walking one format, cached per call site.
+ *
+ * Which arguments a format takes, in which order and with which string cut,
+ * depends on the format alone, so a statement that logs a million times
+ * needs the walk once. A plan lists the argument kinds; running it copies
+ * the format and fetches the arguments with no scanning at all.
+ */
+enum arg_kind {
+	K_INT,		/* int, 4 bytes */
+	K_LONG,		/* long long, 8 bytes */
+	K_DOUBLE,	/* double, 8 bytes */
+	K_LDOUBLE,	/* long double, stored as a double */
+	K_CHAR,		/* int, one byte stored */
+	K_STR,		/* string, cut to prec[] */
+	K_PTR,		/* pointer, 8 bytes */
+	K_PCT,		/* "%%": a '%' byte, no argument */
+	K_STAR,		/* '*' width or precision: int, 4 bytes */
+};
+
+#define PLAN_MAX_ARGS 24
+
+struct plan {
+	const char *fmt;
+	const char *function;	/* the call site's, for function_len */
+	uint32_t fmt_len;	/* strnlen(fmt, SERIALIZE_CAP) */
+	uint32_t function_len;	/* strlen(function) */
+	int32_t xc;		/* first QB_XC in the format, or -1 */
+	char xc_repl;		/* what the copy stores there */
+	uint8_t count;
+	uint8_t kind[PLAN_MAX_ARGS];
+	uint16_t prec[PLAN_MAX_ARGS];
+};
+
+static int
+plan_push(struct plan *p, enum arg_kind kind, size_t precision)
+{
+	if (p->count == PLAN_MAX_ARGS) {
+		return 0;
+	}
+	p->kind[p->count] = (uint8_t)kind;
+	/* Any cut at or above the largest room (SERIALIZE_CAP) acts alike;
+	 * a non-zero precision stays non-zero. */
+	p->prec[p->count] = precision > UINT16_MAX ? UINT16_MAX
+						   : (uint16_t)precision;
+	p->count++;
+	return 1;
+}
+
+/* Walks `fmt` exactly as serialize_scan does, recording instead of
+ * fetching. 0 when the format takes more than PLAN_MAX_ARGS items. */
+static int
+plan_build(struct plan *p, const char *fmt)
+{
+	const char *f;
+	const char *xc;
+	int precision_seen = 0;
+	size_t precision = 0;
+
+	p->fmt = fmt;
+	p->function = NULL;
+	p->function_len = 0;
+	p->count = 0;
+	p->fmt_len = (uint32_t)strnlen(fmt, SERIALIZE_CAP);
+	p->xc = -1;
+	p->xc_repl = '\0';
+	if (p->fmt_len + 1 >= SERIALIZE_CAP) {
+		/* Never fits: running the plan stores nothing. */
+		return 1;
+	}
+	xc = memchr(fmt, '\a', p->fmt_len);
+	if (xc != NULL) {
+		p->xc = (int32_t)(xc - fmt);
+		p->xc_repl = xc[1] != '\0' ? '|' : '\0';
+	}
+
+	f = fmt;
+	for (;;) {
+		int size = 4;
+		enum arg_kind kind;
+
+		f = strchr(f, '%');
+		if (f == NULL) {
+			return 1;
+		}
+		f++;
+		for (;; f++) {
+			char c = *f;
+
+			if (c == '#' || c == '-' || c == ' ' || c == '+' ||
+			    c == '\'' || c == 'I') {
+				continue;
+			}
+			if (c == '.') {
+				precision_seen = 1;
+				continue;
+			}
+			if (c >= '0' && c <= '9') {
+				if (precision_seen && precision < (SIZE_MAX - 9) / 10) {
+					precision = precision * 10 + (size_t)(c - '0');
+				}
+				continue;
+			}
+			if (c == '*') {
+				if (!plan_push(p, K_STAR, 0)) {
+					return 0;
+				}
+				continue;
+			}
+			if (c == 'l' || c == 'z' || c == 't' || c == 'j' ||
+			    c == 'q') {
+				size = 8;
+				continue;
+			}
+			if (c == 'h') {
+				continue;
+			}
+			if (c == 'L') {
+				size = 16;
+				continue;
+			}
+			break;
+		}
+
+		switch (*f) {
+		case 'd': case 'i': case 'o': case 'u': case 'x': case 'X':
+			kind = size == 4 ? K_INT : K_LONG;
+			break;
+		case 'e': case 'E': case 'f': case 'F':
+		case 'g': case 'G': case 'a': case 'A':
+			kind = size == 16 ? K_LDOUBLE : K_DOUBLE;
+			break;
+		case 'c': case 'C':
+			kind = K_CHAR;
+			break;
+		case 's': case 'S':
+			kind = K_STR;
+			break;
+		case 'p':
+			kind = K_PTR;
+			break;
+		case '%':
+			kind = K_PCT;
+			break;
+		default:
+			/* Unknown or end of format: no argument; rescan here. */
+			continue;
+		}
+		if (!plan_push(p, kind, precision)) {
+			return 0;
+		}
+		if (kind == K_PCT) {
+			precision_seen = 0;
+			precision = 0;
+		}
+		f++;
+	}
+}
+
+/* Fixed-size store; the size is a constant, so memcpy becomes a move. */
+#define PUT_VALUE(v)						\
+	do {							\
+		if (sizeof(v) > cap - at) {			\
+			return cap;				\
+		}						\
+		memcpy(buf + at, &(v), sizeof(v));		\
+		at += sizeof(v);				\
+	} while (0)
+
+/* Serializes with a plan: the same bytes serialize_scan stores. `cap` must
+ * not exceed SERIALIZE_CAP. */
+static size_t
+plan_run(const struct plan *p, char *buf, size_t cap, va_list *ap)
+{
+	size_t at;
+	unsigned i;
+
+	if (cap == 0) {
+		return 0;
+	}
+	if ((size_t)p->fmt_len + 1 >= cap) {
+		return cap;
+	}
+	memcpy(buf, p->fmt, (size_t)p->fmt_len + 1);
+	if (p->xc >= 0) {
+		buf[p->xc] = p->xc_repl;
+	}
+	at = (size_t)p->fmt_len + 1;
+	for (i = 0; i < p->count; i++) {
+		switch ((enum arg_kind)p->kind[i]) {
+		case K_INT:
+		case K_STAR: {
+			int v = va_arg(*ap, int);
+
+			PUT_VALUE(v);
+			break;
+		}
+		case K_LONG: {
+			long long v = va_arg(*ap, long long);
+
+			PUT_VALUE(v);
+			break;
+		}
+		case K_DOUBLE: {
+			double v = va_arg(*ap, double);
+
+			PUT_VALUE(v);
+			break;
+		}
+		case K_LDOUBLE: {
+			double v = (double)va_arg(*ap, long double);
+
+			PUT_VALUE(v);
+			break;
+		}
+		case K_CHAR: {
+			unsigned char v = (unsigned char)va_arg(*ap, unsigned int);
+
+			PUT_VALUE(v);
+			break;
+		}
+		case K_STR:
+			if (!put_string(buf, cap, &at, va_arg(*ap, const char *),
+					p->prec[i])) {
+				return cap;
+			}
+			break;
+		case K_PTR: {
+			void *v = va_arg(*ap, void *);
+
+			PUT_VALUE(v);
+			break;
+		}
+		case K_PCT: {
+			char v = '%';
+
+			PUT_VALUE(v);
+			break;
+		}
+		}
+	}
+	return at;
+}
+
+/*
+ * The plan cache: open addressing on the call site's address, a few probes,
+ * append-only. A slot is claimed once (EMPTY -> FILLING -> READY) and never
+ * changes afterwards, so readers need no lock and no allocation happens on
+ * the logging path. Call sites live as long as the process (the registry
+ * never frees them) and their format strings never change, so (call site,
+ * format pointer) identifies the walk. When the probe window is full the
+ * plan is built on the stack for each call.
+ */
+#define PLAN_SLOT_BITS 10
+#define PLAN_SLOTS (1U << PLAN_SLOT_BITS)
+#define PLAN_PROBES 4
+
+enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY };
+
+struct plan_slot {
+	int state;
+	const struct qb_log_callsite *cs;
+	struct plan plan;
+};
+
+static struct plan_slot plan_cache[PLAN_SLOTS];
+
+static const struct plan *
+plan_for(const struct qb_log_callsite *cs, const char *fmt,
+	 struct plan *scratch)
+{
+	uint64_t h = (uint64_t)(uintptr_t)cs * 0x9E3779B97F4A7C15ULL;
+	unsigned home = (unsigned)(h >> (64 - PLAN_SLOT_BITS));
+	unsigned i;
+
+	for (i = 0; i < PLAN_PROBES; i++) {
+		struct plan_slot *s = &plan_cache[(home + i) & (PLAN_SLOTS - 1)];
+		int state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		int expect = SLOT_EMPTY;
+
+		if (state == SLOT_READY) {
+			if (s->cs == cs && s->plan.fmt == fmt) {
+				return &s->plan;
+			}
+			continue;
+		}
+		if (state != SLOT_EMPTY) {
+			continue;
+		}
+		if (!plan_build(scratch, fmt)) {
+			return NULL;
+		}
+		scratch->function = cs->function;
+		scratch->function_len = cs->function != NULL
+			? (uint32_t)strnlen(cs->function, UINT32_MAX - 1) : 0;
+		if (__atomic_compare_exchange_n(&s->state, &expect,
+						SLOT_FILLING, 0,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			s->cs = cs;
+			s->plan = *scratch;
+			__atomic_store_n(&s->state, SLOT_READY,
+					 __ATOMIC_RELEASE);
+		}
+		return scratch;
+	}
+	if (!plan_build(scratch, fmt)) {
+		return NULL;
+	}
+	return scratch;
+}
+
+size_t
+qbrs_serialize_va(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	struct plan plan;
+	va_list copy;
+	size_t len;
+
+	if (cap > SERIALIZE_CAP) {
+		cap = SERIALIZE_CAP;
+	}
+	va_copy(copy, ap);
+	if (plan_build(&plan, fmt)) {
+		len = plan_run(&plan, buf, cap, &copy);
+	} else {
+		len = serialize_scan(buf, cap, fmt, &copy);
+	}
+	va_end(copy);
+	return len;
+}
+
+/* For the unit tests (src/log/blackbox.rs): one serialization by a plan
+ * (use_plan != 0, 0 returned when the format has no plan) or by the
+ * reference walk. */
+size_t
+qbrs_serialize_test(int use_plan, char *buf, size_t cap, const char *fmt, ...)
+{
+	struct plan plan;
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	if (use_plan) {
+		len = plan_build(&plan, fmt) ? plan_run(&plan, buf, cap, &ap) : 0;
+	} else {
+		len = serialize_scan(buf, cap, fmt, &ap);
+	}
+	va_end(ap);
+	return len;
+}
+
 /* Called by the variadic entry points (qblog_va.c) for every call some
  * target wants. When the blackbox is one of them the values are stored raw
  * (no vsnprintf). Returns nonzero when another target needs the text. */
@@ -264,16 +635,36 @@ qbrs_blackbox_take(struct qb_log_callsite *cs, va_list ap)
 {
 	const uint32_t bit = 1U << QB_LOG_BLACKBOX;
 	uint32_t targets = __atomic_load_n(&cs->targets, __ATOMIC_RELAXED);
-	char msg[SERIALIZE_CAP];
+	const char *fmt = cs->format;
+	const char *function = cs->function;
+	struct qbrs_bb_record rec;
+	struct plan scratch;
+	const struct plan *plan;
 	va_list copy;
 	size_t len;
+	size_t function_len;
 
 	if ((targets & bit) == 0) {
 		return 1;
 	}
-	va_copy(copy, ap);
-	len = qbrs_serialize_va(msg, sizeof(msg), cs->format, copy);
-	va_end(copy);
-	qbrs_blackbox_write(cs, msg, len);
+	plan = plan_for(cs, fmt, &scratch);
+	if (function == NULL) {
+		function_len = 0;
+	} else if (plan != NULL && plan->function == function) {
+		function_len = plan->function_len;
+	} else {
+		function_len = strlen(function);
+	}
+	if (qbrs_blackbox_begin(cs, function, function_len, &rec)) {
+		/* rec.cap never exceeds SERIALIZE_CAP (plan_run's limit). */
+		va_copy(copy, ap);
+		if (plan != NULL) {
+			len = plan_run(plan, rec.msg, rec.cap, &copy);
+		} else {
+			len = serialize_scan(rec.msg, rec.cap, fmt, &copy);
+		}
+		va_end(copy);
+		qbrs_blackbox_end(&rec, len);
+	}
 	return (targets & ~bit) != 0;
 }
