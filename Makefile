@@ -40,11 +40,13 @@ C_TESTS      := $(patsubst c-tests/%.c,$(CTEST_OUT)/%,$(wildcard c-tests/check_*
 RB_PEER      := $(CTEST_OUT)/rb_peer
 # Log output parity: check_log_parity runs c-tests/log_peer under both libraries.
 LOG_PEER     := $(CTEST_OUT)/log_peer
+# IPC interop: check_ipc_interop runs c-tests/ipc_peer against the other libqb.
+IPC_PEER     := $(CTEST_OUT)/ipc_peer
 STOCK_LIBDIR := $(TARGET_DIR)/stock-lib
 QB_BLACKBOX  := $(OUT)/qb-blackbox
 RB_PEER_ENV  := QBT_PEER=$(abspath $(RB_PEER)) QBT_OURS_LIBDIR=$(abspath $(OUT)) \
 	QBT_STOCK_LIBDIR=$(abspath $(STOCK_LIBDIR)) QBT_LOG_PEER=$(abspath $(LOG_PEER)) \
-	QBT_BB_TOOL=$(abspath $(QB_BLACKBOX)) QBT_BB_CORPUS=$(abspath c-tests/blackbox-corpus)
+	QBT_IPC_PEER=$(abspath $(IPC_PEER)) QBT_BB_TOOL=$(abspath $(QB_BLACKBOX)) QBT_BB_CORPUS=$(abspath c-tests/blackbox-corpus)
 EXAMPLES     := $(patsubst examples/%.c,$(TARGET_DIR)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all lib check check-rust check-c check-c-stock check-abi lint checksuite demo install \
@@ -115,9 +117,13 @@ $(LOG_PEER): c-tests/log_peer.c $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread -ldl
 $(CTEST_OUT)/check_rb_hostile: c-tests/rb_chunks.h
+$(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h $(HEADERS) | lib
+	@mkdir -p $(CTEST_OUT)
+	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
+$(CTEST_OUT)/check_ipc_interop: c-tests/ipc_chat.h
 
 # Each C test runs against the library just built; qbtest.h checks /proc/self/maps.
-check-c: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(QB_BLACKBOX)
+check-c: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)
 	@set -e; if [ -e $(STOCK_LIB) ]; then mkdir -p $(STOCK_LIBDIR); \
 		ln -sf $$(readlink -f $(STOCK_LIB)) $(STOCK_LIBDIR)/$(SONAME); fi; \
 	for t in $(C_TESTS); do \
@@ -128,7 +134,7 @@ check-c: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(QB_BLACKBOX)
 
 # The same binaries against Debian's stock libqb100: same results expected
 # (cases where libqb-rs is deliberately stricter are marked QBT_OURS_ONLY).
-check-c-stock: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(QB_BLACKBOX)
+check-c-stock: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)
 	@if [ ! -e $(STOCK_LIB) ]; then echo "SKIP check-c-stock: $(STOCK_LIB) not installed"; exit 0; fi; \
 	set -e; mkdir -p $(TARGET_DIR)/stock-lib; ln -sf $$(readlink -f $(STOCK_LIB)) $(TARGET_DIR)/stock-lib/$(SONAME); \
 	for t in $(C_TESTS); do \

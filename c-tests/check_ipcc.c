@@ -1,0 +1,1069 @@
+/*
+ * check_ipcc: the IPC client (qbipcc.h) against real servers and fake ones.
+ *
+ * Real servers are c-tests/ipc_peer in server mode (ipc_chat.h protocol),
+ * run under stock libqb and, unless QBT_IPCC_SKIP_OUR_SERVER=1, under
+ * libqb-rs; each case runs over SHM and SOCKET. Fake servers are forked
+ * children that speak the handshake with plain sockets and send crafted
+ * answers, to check what the client accepts from a server.
+ *
+ * Environment (set by the Makefile): QBT_IPC_PEER (defaults to ipc_peer
+ * next to this program), QBT_STOCK_LIBDIR, QBT_OURS_LIBDIR.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <qb/qbdefs.h>
+#include <qb/qbipcc.h>
+#include <qb/qbrb.h>
+
+#include "ipc_chat.h"
+#include "qbtest.h"
+
+/* ------------------------------------------------------------ environment */
+
+static const char *server_libdir(int which)
+{
+	return getenv(which == 0 ? "QBT_STOCK_LIBDIR" : "QBT_OURS_LIBDIR");
+}
+
+static int server_usable(int which)
+{
+	const char *dir = server_libdir(which);
+	char lib[PATH_MAX];
+
+	if (which == 1) {
+		const char *skip = getenv("QBT_IPCC_SKIP_OUR_SERVER");
+
+		if (skip != NULL && strcmp(skip, "1") == 0)
+			return 0;
+	}
+	if (dir == NULL)
+		return 0;
+	snprintf(lib, sizeof(lib), "%s/libqb.so.100", dir);
+	return access(lib, R_OK) == 0;
+}
+
+static const char *peer_path(void)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv("QBT_IPC_PEER");
+	ssize_t n;
+	char *slash;
+
+	if (env != NULL)
+		return env;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+	ck_assert_int_gt(n, 0);
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	ck_assert_ptr_nonnull(slash);
+	strcpy(slash + 1, "ipc_peer");
+	return path;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+/* /dev/shm entries whose names start with prefix. */
+static int count_shm(const char *prefix)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void unique_name(char *buf, size_t size, const char *what)
+{
+	static int seq;
+
+	snprintf(buf, size, "qbt-ipcc-%s-%d-%d", what, (int)getpid(), seq++);
+}
+
+/* ------------------------------------------------------------ peer server */
+
+struct peer {
+	pid_t pid;
+	int cmd, ans;
+	char buf[4096];
+	size_t len;
+	char name[64];
+	int shm;
+};
+
+static void peer_line(struct peer *p, char *line, size_t size)
+{
+	char *nl;
+
+	for (;;) {
+		p->buf[p->len] = '\0';
+		nl = strchr(p->buf, '\n');
+		if (nl != NULL)
+			break;
+		ssize_t r = read(p->ans, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+
+		ck_assert_msg(r > 0, "ipc_peer stopped answering");
+		p->len += (size_t)r;
+	}
+	*nl = '\0';
+	ck_assert_uint_lt((size_t)(nl - p->buf), size);
+	memcpy(line, p->buf, (size_t)(nl - p->buf) + 1);
+	p->len -= (size_t)(nl - p->buf) + 1;
+	memmove(p->buf, nl + 1, p->len);
+}
+
+/* Sends one command and returns the peer's answer line (must start "OK"). */
+static void peer_cmd(struct peer *p, char *line, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void peer_cmd(struct peer *p, char *line, size_t size, const char *fmt, ...)
+{
+	char out[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, sizeof(out) - 1, fmt, ap);
+	va_end(ap);
+	ck_assert(n > 0 && n < (int)sizeof(out) - 1);
+	out[n++] = '\n';
+	ck_assert_int_eq(write(p->cmd, out, (size_t)n), n);
+	peer_line(p, line, size);
+	ck_assert_msg(strncmp(line, "OK", 2) == 0, "ipc_peer: %s", line);
+}
+
+static void peer_start(struct peer *p, int which, int shm)
+{
+	const char *path = peer_path(), *dir = server_libdir(which);
+	char expect[PATH_MAX], line[128];
+	int to[2], from[2];
+
+	memset(p, 0, sizeof(*p));
+	p->shm = shm;
+	unique_name(p->name, sizeof(p->name), shm ? "shm" : "sock");
+	ck_assert_msg(access(path, X_OK) == 0, "no ipc_peer at %s", path);
+	snprintf(expect, sizeof(expect), "%s/libqb.so.100", dir);
+	ck_assert_int_eq(pipe2(to, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(from, O_CLOEXEC), 0);
+	fflush(stdout);
+	fflush(stderr);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		char *argv[] = {(char *)path, "server", p->name, shm ? "shm" : "socket", NULL};
+
+		if (dup2(to[0], 0) < 0 || dup2(from[1], 3) < 0)
+			_exit(126);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setenv("LD_LIBRARY_PATH", dir, 1);
+		setenv("QBT_PEER_EXPECT_LIB", expect, 1);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	p->cmd = to[1];
+	p->ans = from[0];
+	peer_line(p, line, sizeof(line));
+	ck_assert_msg(strncmp(line, "READY", 5) == 0, "ipc_peer: %s", line);
+}
+
+static void peer_close_pipes(struct peer *p)
+{
+	close(p->cmd);
+	close(p->ans);
+	p->cmd = p->ans = -1;
+}
+
+static void peer_quit(struct peer *p)
+{
+	char line[256];
+	int status = 0;
+
+	ck_assert_int_eq(write(p->cmd, "QUIT\n", 5), 5);
+	peer_line(p, line, sizeof(line));
+	ck_assert_msg(strncmp(line, "BYE", 3) == 0, "ipc_peer: %s", line);
+	peer_close_pipes(p);
+	ck_assert_int_eq(waitpid(p->pid, &status, 0), p->pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void peer_kill(struct peer *p)
+{
+	ck_assert_int_eq(kill(p->pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(p->pid, NULL, 0), p->pid);
+	peer_close_pipes(p);
+}
+
+/* Entries the peer's connections left in /dev/shm ("qb-<pid>-..."). */
+static int peer_shm_entries(struct peer *p)
+{
+	char prefix[32];
+
+	snprintf(prefix, sizeof(prefix), "qb-%d-", (int)p->pid);
+	return count_shm(prefix);
+}
+
+/* Loop index: bit 0 = transport (0 shm, 1 socket), bit 1 = server library. */
+static int start_for(int i, struct peer *p)
+{
+	int which = (i >> 1) & 1;
+
+	if (!server_usable(which)) {
+		printf("SKIP: %s server not available\n", which ? "libqb-rs" : "stock");
+		return 0;
+	}
+	peer_start(p, which, (i & 1) == 0);
+	return 1;
+}
+
+static uint8_t msg[IPCC_MAX_MSG], reply[IPCC_MAX_MSG];
+
+static qb_ipcc_connection_t *connect_to(struct peer *p, size_t max)
+{
+	qb_ipcc_connection_t *c = qb_ipcc_connect(p->name, max);
+
+	ck_assert_msg(c != NULL, "connect %s: %s", p->name, strerror(errno));
+	return c;
+}
+
+static void echo(qb_ipcc_connection_t *c, uint32_t len, uint32_t seq)
+{
+	ssize_t r;
+	const char *why;
+
+	ipcc_make_echo(msg, len, seq);
+	ck_assert_int_eq(qb_ipcc_send(c, msg, len), len);
+	r = qb_ipcc_recv(c, reply, sizeof(reply), 5000);
+	why = ipcc_check_reply(reply, r, IPCC_ECHO, len, seq, IPCC_SALT_RES);
+	ck_assert_msg(why == NULL, "echo %u: %s (%zd)", len, why, r);
+}
+
+static void echo_v(qb_ipcc_connection_t *c, uint32_t len, uint32_t seq, int32_t ms)
+{
+	struct iovec iov[3];
+	ssize_t r;
+	const char *why;
+
+	ipcc_make_echo(msg, len, seq);
+	iov[0].iov_base = msg;
+	iov[0].iov_len = 7;
+	iov[1].iov_base = msg + 7;
+	iov[1].iov_len = 0;
+	iov[2].iov_base = msg + 7;
+	iov[2].iov_len = len - 7;
+	r = qb_ipcc_sendv_recv(c, iov, 3, reply, sizeof(reply), ms);
+	why = ipcc_check_reply(reply, r, IPCC_ECHO, len, seq, IPCC_SALT_RES);
+	ck_assert_msg(why == NULL, "sendv_recv %u: %s (%zd)", len, why, r);
+}
+
+/* How long "forever" is: stock libqb's SHM recv(-1) never notices a dead
+ * server, so stock runs get a timeout, which it does check afterwards. */
+static int32_t forever(void)
+{
+	return qbt_is_stock() ? 3000 : -1;
+}
+
+/* A request the server counts as bad and never answers. */
+static void send_unanswered(qb_ipcc_connection_t *c)
+{
+	struct qb_ipc_request_header h;
+
+	memset(&h, 0, sizeof(h));
+	h.id = 999;
+	h.size = sizeof(h);
+	ck_assert_int_eq(qb_ipcc_send(c, &h, sizeof(h)), sizeof(h));
+}
+
+/* ------------------------------------------------------- without a server */
+
+START_TEST(test_connect_refused)
+{
+	char name[64];
+	int fds = count_fds();
+
+	unique_name(name, sizeof(name), "nobody");
+	errno = 0;
+	ck_assert_ptr_null(qb_ipcc_connect(name, 4096));
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
+START_TEST(test_null_connection)
+{
+	struct iovec iov = {msg, 16};
+	int fd = -1;
+
+	ck_assert_int_eq(qb_ipcc_send(NULL, msg, 16), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_sendv(NULL, &iov, 1), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_recv(NULL, reply, 16, 0), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_sendv_recv(NULL, &iov, 1, reply, 16, 0), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_event_recv(NULL, reply, 16, 0), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_fd_get(NULL, &fd), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_auth_get(NULL, NULL, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_fc_enable_max_set(NULL, 1), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_get_buffer_size(NULL), -EINVAL);
+	ck_assert_int_eq(qb_ipcc_is_connected(NULL), QB_FALSE);
+	ck_assert_ptr_null(qb_ipcc_context_get(NULL));
+	qb_ipcc_context_set(NULL, msg);
+	qb_ipcc_disconnect(NULL);
+}
+END_TEST
+
+START_TEST(test_dgram_probe)
+{
+	int32_t a = qb_ipcc_verify_dgram_max_msg_size(1000000);
+	int32_t b = qb_ipcc_verify_dgram_max_msg_size(1000000);
+
+	ck_assert_int_eq(qb_ipcc_verify_dgram_max_msg_size(4096), 4096);
+	ck_assert_int_gt(a, 4096);
+	ck_assert_int_le(a, 1000000);
+	ck_assert_int_eq(a, b);
+}
+END_TEST
+
+/* ------------------------------------------------------------ real server */
+
+START_TEST(test_echo_and_accessors)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c;
+	pid_t pid = 0;
+	uid_t uid = 1;
+	gid_t gid = 1;
+	int fd = -1, fds = count_fds();
+	struct stat st;
+	uint32_t len;
+
+	if (!start_for(_i, &p))
+		return;
+	c = connect_to(&p, 70000);
+	ck_assert_int_ge(qb_ipcc_get_buffer_size(c), 70000);
+	ck_assert_int_eq(qb_ipcc_is_connected(c), QB_TRUE);
+	ck_assert_int_eq(qb_ipcc_auth_get(c, &pid, &uid, &gid), 0);
+	ck_assert_int_eq(pid, p.pid);
+	ck_assert_int_eq(uid, getuid());
+	ck_assert_int_eq(gid, getgid());
+	ck_assert_int_eq(qb_ipcc_auth_get(c, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(qb_ipcc_fd_get(c, &fd), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_ptr_null(qb_ipcc_context_get(c));
+	qb_ipcc_context_set(c, &p);
+	ck_assert_ptr_eq(qb_ipcc_context_get(c), &p);
+
+	for (len = IPCC_MIN_MSG; len <= 65536; len *= 4)
+		echo(c, len, len);
+	for (len = IPCC_MIN_MSG + 3; len <= 65536; len *= 4)
+		echo_v(c, len, len + 1, -1);
+	echo_v(c, IPCC_MIN_MSG, 2, 0 + 5000);
+
+	/* Too big for the agreed buffer: refused before anything is sent. */
+	ck_assert_int_eq(qb_ipcc_send(c, msg, (size_t)qb_ipcc_get_buffer_size(c) + 1), -EMSGSIZE);
+	{
+		struct iovec big[2] = {{msg, (size_t)qb_ipcc_get_buffer_size(c)}, {msg, 1}};
+
+		ck_assert_int_eq(qb_ipcc_sendv(c, big, 2), -EMSGSIZE);
+	}
+	echo(c, IPCC_MIN_MSG, 77);
+	ck_assert_int_eq(qb_ipcc_is_connected(c), QB_TRUE);
+	qb_ipcc_disconnect(c);
+	peer_quit(&p);
+	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(peer_shm_entries(&p), 0);
+}
+END_TEST
+
+START_TEST(test_timeouts)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c;
+	struct iovec iov;
+	struct qb_ipc_request_header h;
+	char line[256];
+	int fds = count_fds();
+
+	if (!start_for(_i, &p))
+		return;
+	c = connect_to(&p, 8192);
+	/* Nothing to receive: recv times out, event_recv says EAGAIN. */
+	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), 0), -ETIMEDOUT);
+	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), 150), -ETIMEDOUT);
+	ck_assert_int_eq(qb_ipcc_event_recv(c, reply, sizeof(reply), 0), -EAGAIN);
+	ck_assert_int_eq(qb_ipcc_event_recv(c, reply, sizeof(reply), 150), -EAGAIN);
+
+	/* A request that is never answered. */
+	memset(&h, 0, sizeof(h));
+	h.id = 999;
+	h.size = sizeof(h);
+	iov.iov_base = &h;
+	iov.iov_len = sizeof(h);
+	ck_assert_int_eq(qb_ipcc_sendv_recv(c, &iov, 1, reply, sizeof(reply), 150), -ETIMEDOUT);
+	ck_assert_int_eq(qb_ipcc_sendv_recv(c, &iov, 1, reply, sizeof(reply), 0), -ETIMEDOUT);
+	peer_cmd(&p, line, sizeof(line), "WAIT requests 2");
+
+	/* The connection still works, with every kind of timeout. */
+	ipcc_make_echo(msg, 100, 5);
+	ck_assert_int_eq(qb_ipcc_send(c, msg, 100), 100);
+	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), -1), 100);
+	ck_assert_ptr_null(ipcc_check_reply(reply, 100, IPCC_ECHO, 100, 5, IPCC_SALT_RES));
+	ck_assert_int_eq(qb_ipcc_send(c, msg, 100), 100);
+	peer_cmd(&p, line, sizeof(line), "WAIT requests 4");
+	/* The answer is there by now (the server answers before counting). */
+	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), 0), 100);
+	ck_assert_int_eq(qb_ipcc_is_connected(c), QB_TRUE);
+
+	qb_ipcc_disconnect(c);
+	peer_quit(&p);
+	ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
+START_TEST(test_events)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c;
+	struct pollfd pfd;
+	char line[256];
+	int fd = -1;
+	uint32_t i;
+	ssize_t r;
+
+	if (!start_for(_i, &p))
+		return;
+	c = connect_to(&p, 8192);
+	ck_assert_int_eq(qb_ipcc_fd_get(c, &fd), 0);
+	echo(c, IPCC_MIN_MSG, 1); /* the server knows the connection now */
+	peer_cmd(&p, line, sizeof(line), "PUSH 3 200 10");
+	ck_assert_str_eq(line, "OK 3");
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	ck_assert(pfd.revents & POLLIN);
+	for (i = 0; i < 3; i++) {
+		r = qb_ipcc_event_recv(c, reply, sizeof(reply), i == 0 ? 0 : -1);
+		ck_assert_ptr_null(ipcc_check_reply(reply, r, IPCC_EVENT, 200, 10 + i, IPCC_SALT_EVT));
+	}
+	ck_assert_int_eq(qb_ipcc_event_recv(c, reply, sizeof(reply), 0), -EAGAIN);
+	/* Nothing left to announce. */
+	pfd.revents = 0;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+
+	/* An event bigger than the caller's buffer is refused (libqb's
+	 * socket transport writes past the buffer). */
+	if (!qbt_is_stock()) {
+		peer_cmd(&p, line, sizeof(line), "PUSH 1 300 20");
+		r = qb_ipcc_event_recv(c, reply, 100, 2000);
+		ck_assert_int_lt(r, 0);
+	}
+	qb_ipcc_disconnect(c);
+	peer_quit(&p);
+}
+END_TEST
+
+START_TEST(test_flow_control)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c;
+	char line[256];
+
+	if (!start_for(_i, &p))
+		return;
+	c = connect_to(&p, 8192);
+	echo(c, IPCC_MIN_MSG, 1);
+	ck_assert_int_eq(qb_ipcc_fc_enable_max_set(c, 3), -EINVAL);
+
+	/* Level 1 stops senders by default... */
+	peer_cmd(&p, line, sizeof(line), "RATE off");
+	ipcc_make_echo(msg, IPCC_MIN_MSG, 2);
+	ck_assert_int_eq(qb_ipcc_send(c, msg, IPCC_MIN_MSG), -EAGAIN);
+	{
+		struct iovec iov = {msg, IPCC_MIN_MSG};
+
+		ck_assert_int_eq(qb_ipcc_sendv(c, &iov, 1), -EAGAIN);
+		ck_assert_int_eq(qb_ipcc_sendv_recv(c, &iov, 1, reply, sizeof(reply), 100), -EAGAIN);
+	}
+	/* ... unless the client raised its threshold below it. */
+	ck_assert_int_eq(qb_ipcc_fc_enable_max_set(c, 0), 0);
+	ck_assert_int_eq(qb_ipcc_send(c, msg, IPCC_MIN_MSG), IPCC_MIN_MSG);
+	peer_cmd(&p, line, sizeof(line), "RATE normal");
+	ck_assert_ptr_null(ipcc_check_reply(reply, qb_ipcc_recv(c, reply, sizeof(reply), 5000),
+					    IPCC_ECHO, IPCC_MIN_MSG, 2, IPCC_SALT_RES));
+
+	/* Level 2 only stops clients that asked for it. */
+	ck_assert_int_eq(qb_ipcc_fc_enable_max_set(c, 1), 0);
+	peer_cmd(&p, line, sizeof(line), "RATE off2");
+	ck_assert_int_eq(qb_ipcc_send(c, msg, IPCC_MIN_MSG), IPCC_MIN_MSG);
+	ck_assert_int_eq(qb_ipcc_fc_enable_max_set(c, 2), 0);
+	ck_assert_int_eq(qb_ipcc_send(c, msg, IPCC_MIN_MSG), -EAGAIN);
+	peer_cmd(&p, line, sizeof(line), "RATE normal");
+	ck_assert_ptr_null(ipcc_check_reply(reply, qb_ipcc_recv(c, reply, sizeof(reply), 5000),
+					    IPCC_ECHO, IPCC_MIN_MSG, 2, IPCC_SALT_RES));
+	echo(c, IPCC_MIN_MSG, 3);
+	qb_ipcc_disconnect(c);
+	peer_quit(&p);
+}
+END_TEST
+
+static int32_t async_connect(struct peer *p, qb_ipcc_connection_t **out)
+{
+	qb_ipcc_connection_t *c;
+	struct pollfd pfd;
+	int fd = -1;
+
+	c = qb_ipcc_connect_async(p->name, 8192, &fd);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_ge(fd, 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	*out = c;
+	return qb_ipcc_connect_continue(c);
+}
+
+START_TEST(test_async_connect)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c = NULL;
+	pid_t pid = 0;
+	int fds = count_fds();
+
+	if (!start_for(_i, &p))
+		return;
+	ck_assert_int_eq(async_connect(&p, &c), 0);
+	ck_assert_int_ge(qb_ipcc_get_buffer_size(c), 8192);
+	ck_assert_int_eq(qb_ipcc_auth_get(c, &pid, NULL, NULL), 0);
+	ck_assert_int_eq(pid, p.pid);
+	echo(c, 500, 9);
+	echo_v(c, 600, 10, 1000);
+	qb_ipcc_disconnect(c);
+	peer_quit(&p);
+	ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
+START_TEST(test_server_disconnects_us)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c;
+	struct qb_ipc_request_header h;
+	char line[256];
+	int fds = count_fds();
+
+	if (!start_for(_i, &p))
+		return;
+	c = connect_to(&p, 8192);
+	echo(c, IPCC_MIN_MSG, 1);
+	/* "bye": the server disconnects us from msg_process, no answer. */
+	memset(&h, 0, sizeof(h));
+	h.id = IPCC_BYE;
+	h.size = sizeof(h);
+	ck_assert_int_eq(qb_ipcc_send(c, &h, sizeof(h)), sizeof(h));
+	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), forever()), -ENOTCONN);
+	ck_assert_int_eq(qb_ipcc_is_connected(c), QB_FALSE);
+	ck_assert_int_eq(qb_ipcc_event_recv(c, reply, sizeof(reply), -1), -ENOTCONN);
+	qb_ipcc_disconnect(c);
+	peer_cmd(&p, line, sizeof(line), "WAIT destroyed 1");
+	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	peer_quit(&p);
+	ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
+START_TEST(test_dead_server)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c;
+	int fds = count_fds();
+	ssize_t r;
+
+	if (!start_for(_i, &p))
+		return;
+	c = connect_to(&p, 8192);
+	echo(c, IPCC_MIN_MSG, 1);
+	send_unanswered(c);
+	peer_kill(&p);
+	/* Waiting forever still notices that the server is gone. */
+	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), forever()), -ENOTCONN);
+	ck_assert_int_eq(qb_ipcc_is_connected(c), QB_FALSE);
+	r = qb_ipcc_send(c, msg, IPCC_MIN_MSG);
+	ck_assert_int_lt(r, 0);
+	ck_assert_int_ne(r, -EAGAIN);
+	qb_ipcc_disconnect(c);
+	ck_assert_int_eq(count_fds(), fds);
+	/* The client removed the dead server's files for this connection
+	 * (stock leaves the empty directory behind). */
+	if (!qbt_is_stock())
+		ck_assert_int_eq(peer_shm_entries(&p), 0);
+}
+END_TEST
+
+START_TEST(test_dead_server_sendv_recv)
+{
+	struct peer p;
+	qb_ipcc_connection_t *c;
+	struct qb_ipc_request_header h;
+	struct iovec iov = {&h, sizeof(h)};
+	ssize_t r;
+
+	if (!start_for(_i, &p))
+		return;
+	c = connect_to(&p, 8192);
+	echo(c, IPCC_MIN_MSG, 1);
+	peer_kill(&p);
+	memset(&h, 0, sizeof(h));
+	h.id = 999;
+	h.size = sizeof(h);
+	r = qb_ipcc_sendv_recv(c, &iov, 1, reply, sizeof(reply), -1);
+	/* SHM: the doorbell finds the socket closed; SOCKET: the datagram is
+	 * refused by the dead peer. */
+	ck_assert_msg(r == -ENOTCONN || (!p.shm && r == -ECONNREFUSED), "got %zd", r);
+	qb_ipcc_disconnect(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ fake server */
+
+enum fake_kind {
+	FAKE_ERROR,        /* hdr.error = -EACCES */
+	FAKE_BAD_TYPE,     /* connection_type 7 */
+	FAKE_MQ_TYPE,      /* connection_type 2 (POSIX MQ) */
+	FAKE_MISSING,      /* SHM rings that do not exist */
+	FAKE_SHORT,        /* half an answer, then hang up */
+	FAKE_SILENT,       /* hang up without answering */
+	FAKE_NO_NUL,       /* names that fill their fields without a NUL */
+	FAKE_SYMLINK_CTL,  /* SOCKET control file that is a symlink */
+	FAKE_RINGS,        /* real rings at fake->dir, then the server dies */
+};
+
+struct fake_answer {
+	struct qb_ipc_response_header hdr;
+	int32_t connection_type __attribute__((aligned(8)));
+	uint32_t max_msg_size;
+	uint64_t connection;
+	char request[4096];
+	char response[4096];
+	char event[4096];
+};
+
+struct fake {
+	pid_t pid;
+	char name[64];
+	char dir[128];
+};
+
+static void fake_make_rings(const char *dir, struct fake_answer *a)
+{
+	qb_ringbuffer_t *rb;
+	const char *kinds[] = {"request", "response", "event"};
+	char *fields[] = {a->request, a->response, a->event};
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(fields[i], 4096, "%s/qb-%s-fake", dir, kinds[i]);
+		rb = qb_rb_open(fields[i], a->max_msg_size,
+				QB_RB_FLAG_CREATE | QB_RB_FLAG_SHARED_PROCESS, i == 0 ? 4 : 0);
+		if (rb == NULL)
+			_exit(3);
+		/* left open on purpose: this "server" dies holding them */
+	}
+}
+
+static void fake_serve(int lfd, int ready, enum fake_kind kind, const char *dir)
+{
+	static struct fake_answer a;
+	uint8_t hello[24];
+	int s;
+	ssize_t r;
+	char b;
+
+	if (write(ready, "r", 1) != 1)
+		_exit(2);
+	s = accept(lfd, NULL, NULL);
+	if (s < 0)
+		_exit(2);
+	if (recv(s, hello, sizeof(hello), MSG_WAITALL) != (ssize_t)sizeof(hello))
+		_exit(2);
+	memset(&a, 0, sizeof(a));
+	a.hdr.id = -1;
+	a.hdr.size = sizeof(a);
+	a.connection_type = 1;
+	a.max_msg_size = 16384;
+	switch (kind) {
+	case FAKE_ERROR:
+		a.hdr.error = -EACCES;
+		break;
+	case FAKE_BAD_TYPE:
+		a.connection_type = 7;
+		break;
+	case FAKE_MQ_TYPE:
+		a.connection_type = 2;
+		break;
+	case FAKE_MISSING:
+		snprintf(a.request, sizeof(a.request), "/dev/shm/qb-none-%d/qb-request-x", (int)getpid());
+		snprintf(a.response, sizeof(a.response), "/dev/shm/qb-none-%d/qb-response-x", (int)getpid());
+		snprintf(a.event, sizeof(a.event), "/dev/shm/qb-none-%d/qb-event-x", (int)getpid());
+		break;
+	case FAKE_SHORT:
+		r = send(s, &a, 100, MSG_NOSIGNAL);
+		_exit(r == 100 ? 0 : 2);
+	case FAKE_SILENT:
+		_exit(0);
+	case FAKE_NO_NUL:
+		memset(a.request, 'A', sizeof(a.request));
+		memset(a.response, 'B', sizeof(a.response));
+		memset(a.event, 'C', sizeof(a.event));
+		break;
+	case FAKE_SYMLINK_CTL:
+		a.connection_type = 0;
+		snprintf(a.request, sizeof(a.request), "%s/qb-control-fake", dir);
+		snprintf(a.response, sizeof(a.response), "%s/qb-fake", dir);
+		break;
+	case FAKE_RINGS:
+		fake_make_rings(dir, &a);
+		if (send(s, &a, sizeof(a), MSG_NOSIGNAL) != (ssize_t)sizeof(a))
+			_exit(2);
+		_exit(0); /* dies with the rings still there */
+	}
+	if (send(s, &a, sizeof(a), MSG_NOSIGNAL) != (ssize_t)sizeof(a))
+		_exit(2);
+	/* Stay until the client hangs up. */
+	while (read(s, &b, 1) > 0)
+		;
+	_exit(0);
+}
+
+static void fake_start(struct fake *f, enum fake_kind kind)
+{
+	struct sockaddr_un sa;
+	int lfd, ready[2];
+	char b;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	unique_name(f->name, sizeof(f->name), "fake");
+	snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%s", f->name);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	fflush(stdout);
+	fflush(stderr);
+	f->pid = fork();
+	ck_assert_int_ge(f->pid, 0);
+	if (f->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fake_serve(lfd, ready[1], kind, f->dir);
+	}
+	close(lfd);
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	close(ready[0]);
+}
+
+static int fake_reap(struct fake *f)
+{
+	int status = 0;
+
+	ck_assert_int_eq(waitpid(f->pid, &status, 0), f->pid);
+	return status;
+}
+
+static int fake_skip(void)
+{
+	if (access("/etc/libqb/force-filesystem-sockets", F_OK) == 0) {
+		printf("SKIP: filesystem sockets forced\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* Connecting to a fake server fails with `expect` and leaks nothing. */
+static void fake_refused(enum fake_kind kind, int expect)
+{
+	struct fake f;
+	int fds = count_fds();
+
+	if (fake_skip())
+		return;
+	memset(&f, 0, sizeof(f));
+	fake_start(&f, kind);
+	errno = 0;
+	ck_assert_ptr_null(qb_ipcc_connect(f.name, 8192));
+	if (expect != 0)
+		ck_assert_int_eq(errno, expect);
+	else
+		ck_assert_int_ne(errno, 0);
+	fake_reap(&f);
+	ck_assert_int_eq(count_fds(), fds);
+}
+
+START_TEST(test_fake_error)
+{
+	fake_refused(FAKE_ERROR, EACCES);
+}
+END_TEST
+
+START_TEST(test_fake_bad_type)
+{
+	fake_refused(FAKE_BAD_TYPE, EINVAL);
+	fake_refused(FAKE_MQ_TYPE, ENOTSUP);
+}
+END_TEST
+
+START_TEST(test_fake_missing_rings)
+{
+	fake_refused(FAKE_MISSING, ENOENT);
+}
+END_TEST
+
+START_TEST(test_fake_hangs_up)
+{
+	/* Stock's errno depends on timing (EAGAIN after its short retries). */
+	fake_refused(FAKE_SHORT, qbt_is_stock() ? 0 : ENOTCONN);
+	fake_refused(FAKE_SILENT, qbt_is_stock() ? 0 : ENOTCONN);
+}
+END_TEST
+
+START_TEST(test_fake_async_error)
+{
+	struct fake f;
+	qb_ipcc_connection_t *c;
+	struct pollfd pfd;
+	int fd = -1, fds = count_fds();
+
+	if (fake_skip())
+		return;
+	memset(&f, 0, sizeof(f));
+	fake_start(&f, FAKE_ERROR);
+	c = qb_ipcc_connect_async(f.name, 8192, &fd);
+	ck_assert_ptr_nonnull(c);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	/* A failed continue frees the connection and closes its socket. */
+	ck_assert_int_eq(qb_ipcc_connect_continue(c), -EACCES);
+	fake_reap(&f);
+	ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
+/* Names that overrun their fields: libqb reads past them; we refuse. */
+START_TEST(test_fake_unterminated_names)
+{
+	QBT_OURS_ONLY();
+	fake_refused(FAKE_NO_NUL, EINVAL);
+}
+END_TEST
+
+static void make_canary(const char *path)
+{
+	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "canary-canary-canary-canary-canary\n", 35), 35);
+	close(fd);
+}
+
+static void check_canary(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 35);
+}
+
+/* A control file that is a symlink is not followed (libqb would truncate
+ * whatever it points at to 24 bytes). */
+START_TEST(test_fake_symlinked_control_file)
+{
+	struct fake f;
+	char canary[256], link[256];
+
+	QBT_OURS_ONLY();
+	if (fake_skip())
+		return;
+	memset(&f, 0, sizeof(f));
+	snprintf(f.dir, sizeof(f.dir), "/dev/shm/qb-ipcc-fake-%d-XXXXXX", (int)getpid());
+	ck_assert_ptr_nonnull(mkdtemp(f.dir));
+	snprintf(canary, sizeof(canary), "/dev/shm/qbt-ipcc-canary-%d", (int)getpid());
+	make_canary(canary);
+	snprintf(link, sizeof(link), "%s/qb-control-fake", f.dir);
+	ck_assert_int_eq(symlink(canary, link), 0);
+	fake_start(&f, FAKE_SYMLINK_CTL);
+	errno = 0;
+	ck_assert_ptr_null(qb_ipcc_connect(f.name, 8192));
+	ck_assert_int_eq(errno, ELOOP);
+	fake_reap(&f);
+	check_canary(canary);
+	ck_assert_int_eq(unlink(link), 0);
+	ck_assert_int_eq(rmdir(f.dir), 0);
+	ck_assert_int_eq(unlink(canary), 0);
+}
+END_TEST
+
+static void fake_rings_session(struct fake *f)
+{
+	qb_ipcc_connection_t *c;
+	int fds = count_fds();
+
+	fake_start(f, FAKE_RINGS);
+	c = qb_ipcc_connect(f->name, 8192);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(fake_reap(f), 0);
+	/* The server is dead: the client notices and cleans up after it. */
+	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), 0), -ENOTCONN);
+	qb_ipcc_disconnect(c);
+	ck_assert_int_eq(count_fds(), fds);
+}
+
+static int dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Rings in a libqb-shaped connection directory of a dead server: removed,
+ * files and (ours) the directory. */
+START_TEST(test_dead_fake_server_cleanup)
+{
+	struct fake f;
+
+	if (fake_skip())
+		return;
+	memset(&f, 0, sizeof(f));
+	snprintf(f.dir, sizeof(f.dir), "/dev/shm/qb-ipcc-fake-%d-XXXXXX", (int)getpid());
+	ck_assert_ptr_nonnull(mkdtemp(f.dir));
+	fake_rings_session(&f);
+	if (qbt_is_stock()) {
+		ck_assert_int_eq(dir_entries(f.dir), 0);
+		ck_assert_int_eq(rmdir(f.dir), 0);
+	} else {
+		ck_assert_int_eq(access(f.dir, F_OK), -1);
+	}
+}
+END_TEST
+
+/* Rings a dead server placed elsewhere are left alone (libqb unlinks
+ * whatever the server named). */
+START_TEST(test_dead_fake_server_outside_shm_dirs)
+{
+	struct fake f;
+	int n;
+
+	QBT_OURS_ONLY();
+	if (fake_skip())
+		return;
+	memset(&f, 0, sizeof(f));
+	snprintf(f.dir, sizeof(f.dir), "/dev/shm/qbt-ipcc-outside-%d-XXXXXX", (int)getpid());
+	ck_assert_ptr_nonnull(mkdtemp(f.dir));
+	fake_rings_session(&f);
+	n = dir_entries(f.dir);
+	ck_assert_int_eq(n, 6);
+	{
+		DIR *d = opendir(f.dir);
+		struct dirent *e;
+		char path[512];
+
+		ck_assert_ptr_nonnull(d);
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", f.dir, e->d_name);
+			ck_assert_int_eq(unlink(path), 0);
+		}
+		closedir(d);
+	}
+	ck_assert_int_eq(rmdir(f.dir), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ main */
+
+static Suite *ipcc_suite(void)
+{
+	Suite *s = suite_create("ipcc");
+	TCase *tc;
+
+	QBT_ADD_TEST(s, test_connect_refused);
+	QBT_ADD_TEST(s, test_null_connection);
+	QBT_ADD_TEST(s, test_dgram_probe);
+
+#define ADD_LOOP(fn)                                                        \
+	do {                                                                \
+		tc = tcase_create(#fn);                                     \
+		tcase_add_loop_test(tc, fn, 0, 4);                          \
+		tcase_set_timeout(tc, 60);                                  \
+		suite_add_tcase(s, tc);                                     \
+	} while (0)
+	ADD_LOOP(test_echo_and_accessors);
+	ADD_LOOP(test_timeouts);
+	ADD_LOOP(test_events);
+	ADD_LOOP(test_flow_control);
+	ADD_LOOP(test_async_connect);
+	ADD_LOOP(test_server_disconnects_us);
+	ADD_LOOP(test_dead_server);
+	ADD_LOOP(test_dead_server_sendv_recv);
+
+	QBT_ADD_TEST(s, test_fake_error);
+	QBT_ADD_TEST(s, test_fake_bad_type);
+	QBT_ADD_TEST(s, test_fake_missing_rings);
+	QBT_ADD_TEST(s, test_fake_hangs_up);
+	QBT_ADD_TEST(s, test_fake_async_error);
+	QBT_ADD_TEST(s, test_fake_unterminated_names);
+	QBT_ADD_TEST(s, test_fake_symlinked_control_file);
+	QBT_ADD_TEST(s, test_dead_fake_server_cleanup);
+	QBT_ADD_TEST(s, test_dead_fake_server_outside_shm_dirs);
+	return s;
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return qbt_main(ipcc_suite());
+}

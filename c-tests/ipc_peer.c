@@ -1,0 +1,578 @@
+/*
+ * ipc_peer: the far side of the IPC interop tests.
+ *
+ * A stand-alone IPC server or client that uses only the public qbipcs.h,
+ * qbipcc.h and qbloop.h API. check_ipc_interop.c runs it with
+ * LD_LIBRARY_PATH pointing at the OTHER libqb, so a stock server talks to a
+ * libqb-rs client and the other way round, over SHM and SOCKET.
+ *
+ * The test sends one command per line on stdin; the peer answers one line on
+ * fd 3 (stdout when fd 3 is not open): "READY ...", "OK ..." or "FAIL <why>"
+ * (after FAIL the peer exits with status 1). Messages follow ipc_chat.h.
+ * Both modes first answer "READY <pid> <path of the libqb mapped>".
+ *
+ *   ipc_peer server NAME shm|socket|native
+ *     COUNTS                  "OK accepted created closed destroyed requests bad events anomalies"
+ *     WAIT FIELD N            answers COUNTS' line once FIELD (a COUNTS name) >= N
+ *     RATE fast|normal|slow|off|off2   qb_ipcs_request_rate_limit
+ *     PUSH N SIZE SEQ         N events to the newest connection; "OK sent"
+ *     KICK                    qb_ipcs_disconnect every connection; "OK n"
+ *     CSTATS                  newest connection: "OK pid requests responses events fc_state
+ *                             fc_count event_q_length"
+ *     SSTATS                  "OK active closed"
+ *     FDS                     "OK open-fds"
+ *     QUIT                    qb_ipcs_destroy, "BYE <COUNTS' numbers>", exit 0
+ *   ipc_peer client NAME
+ *     CONNECT MAX | ACONNECT MAX   sync / async connect; "OK 0 bufsize server-pid" or "OK -errno"
+ *     ECHO SIZE SEQ           send + recv, verified; "OK"
+ *     ECHOV SIZE SEQ          sendv_recv in 3 pieces, verified; "OK"
+ *     SEND SIZE SEQ           "OK result"       RECV SIZE SEQ   "OK result" (verified if > 0)
+ *     EVENTS N SIZE SEQ       ask the server for N events, receive and verify them; "OK N"
+ *     EVRECV N SIZE SEQ       receive and verify N events the server pushed; "OK N"
+ *     EVPOLL                  event_recv with timeout 0; "OK result"
+ *     FCMAX N                 "OK result"
+ *     BYE HOW                 send the bye request (ipc_chat.h); "OK result"
+ *     GONE                    wait for the server to go: "OK recv is_connected event_recv send"
+ *     DISCONNECT              qb_ipcc_disconnect; "OK"
+ *     FDS                     "OK open-fds"     QUIT  "BYE", exit 0
+ *
+ * Exit status: 0 success, 1 verification failure, 2 usage/setup error.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <qb/qbipcc.h>
+#include <qb/qbipcs.h>
+#include <qb/qbloop.h>
+
+#include "ipc_chat.h"
+
+/* Waits longer than this only turn a dead partner into a failure. */
+#define SLICE_MS 1000
+#define SLICES 30
+
+static FILE *answers;
+static const char *service;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(answers, fmt, ap);
+	va_end(ap);
+	fputc('\n', answers);
+	fflush(answers);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "ipc_peer: %s\n", msg);
+	say("FAIL %s", msg);
+	exit(1);
+}
+
+/* The libqb file mapped into this process (reported in READY). */
+static char mapped_lib[PATH_MAX] = "?";
+
+/* Finds the mapped libqb; refuses to run against a library other than the
+ * one the test meant (QBT_PEER_EXPECT_LIB). */
+static void check_loaded_lib(void)
+{
+	const char *expect = getenv("QBT_PEER_EXPECT_LIB");
+	char want[PATH_MAX], line[PATH_MAX + 256];
+	int found = 0, other = 0;
+	FILE *maps;
+
+	if (expect != NULL && realpath(expect, want) == NULL)
+		fail("QBT_PEER_EXPECT_LIB %s: %s", expect, strerror(errno));
+	maps = fopen("/proc/self/maps", "r");
+	if (maps == NULL)
+		fail("cannot read /proc/self/maps");
+	while (fgets(line, sizeof(line), maps)) {
+		char *path = strchr(line, '/');
+
+		if (path == NULL || strstr(path, "libqb.so") == NULL)
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		snprintf(mapped_lib, sizeof(mapped_lib), "%s", path);
+		if (expect != NULL && strcmp(path, want) == 0)
+			found = 1;
+		else
+			other = 1;
+	}
+	fclose(maps);
+	if (expect != NULL && (!found || other))
+		fail("expected %s to be the only libqb mapped", want);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		fail("opendir /proc/self/fd");
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+static uint32_t num(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL)
+		fail("missing number");
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		fail("bad number '%s'", s);
+	return (uint32_t)v;
+}
+
+/* Splits a command line into at most 5 words. */
+static int split(char *line, char **w)
+{
+	int n = 0;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(line, " \t", &save); tok != NULL && n < 5;
+	     tok = strtok_r(NULL, " \t", &save))
+		w[n++] = tok;
+	w[n] = NULL;
+	return n;
+}
+
+/* ------------------------------------------------------------- server mode */
+
+static struct ipcc_server srv;
+static char wait_field[32];
+static uint32_t wait_for;
+static int waiting;
+
+static int counter(const char *field)
+{
+	if (strcmp(field, "accepted") == 0)
+		return srv.accepted;
+	if (strcmp(field, "created") == 0)
+		return srv.created;
+	if (strcmp(field, "closed") == 0)
+		return srv.closed;
+	if (strcmp(field, "destroyed") == 0)
+		return srv.destroyed;
+	if (strcmp(field, "requests") == 0)
+		return srv.requests;
+	if (strcmp(field, "events") == 0)
+		return srv.events_sent;
+	fail("unknown counter %s", field);
+}
+
+static void say_counts(const char *word)
+{
+	say("%s %d %d %d %d %d %d %d %d", word, srv.accepted, srv.created, srv.closed,
+	    srv.destroyed, srv.requests, srv.bad, srv.events_sent, srv.anomalies);
+}
+
+static void server_changed(struct ipcc_server *s)
+{
+	(void)s;
+	if (waiting && counter(wait_field) >= (int)wait_for) {
+		waiting = 0;
+		say_counts("OK");
+	}
+}
+
+static void server_command(char *line)
+{
+	char *w[6];
+	int n = split(line, w);
+
+	if (n == 0)
+		fail("empty command");
+	if (strcmp(w[0], "COUNTS") == 0) {
+		say_counts("OK");
+	} else if (strcmp(w[0], "WAIT") == 0 && n == 3) {
+		snprintf(wait_field, sizeof(wait_field), "%s", w[1]);
+		wait_for = num(w[2]);
+		waiting = 1;
+		server_changed(&srv);
+	} else if (strcmp(w[0], "RATE") == 0 && n == 2) {
+		static const char *names[] = {"fast", "normal", "slow", "off", "off2"};
+		static const enum qb_ipcs_rate_limit rates[] = {
+			QB_IPCS_RATE_FAST, QB_IPCS_RATE_NORMAL, QB_IPCS_RATE_SLOW,
+			QB_IPCS_RATE_OFF, QB_IPCS_RATE_OFF_2};
+		size_t i;
+
+		for (i = 0; i < 5 && strcmp(names[i], w[1]) != 0; i++)
+			;
+		if (i == 5)
+			fail("unknown rate %s", w[1]);
+		qb_ipcs_request_rate_limit(srv.svc, rates[i]);
+		say("OK");
+	} else if (strcmp(w[0], "PUSH") == 0 && n == 4) {
+		if (srv.last == NULL)
+			fail("PUSH without a connection");
+		say("OK %d", ipcc_send_events(&srv, srv.last, num(w[1]), num(w[2]), num(w[3])));
+	} else if (strcmp(w[0], "KICK") == 0) {
+		say("OK %d", ipcc_server_kick_all(&srv));
+	} else if (strcmp(w[0], "CSTATS") == 0) {
+		struct qb_ipcs_connection_stats st;
+		struct qb_ipcs_connection_stats_2 *st2;
+
+		if (srv.last == NULL)
+			fail("CSTATS without a connection");
+		memset(&st, 0, sizeof(st));
+		if (qb_ipcs_connection_stats_get(srv.last, &st, 0) != 0)
+			fail("qb_ipcs_connection_stats_get");
+		st2 = qb_ipcs_connection_stats_get_2(srv.last, 0);
+		if (st2 == NULL)
+			fail("qb_ipcs_connection_stats_get_2");
+		say("OK %d %llu %llu %llu %d %llu %u", st.client_pid,
+		    (unsigned long long)st.requests, (unsigned long long)st.responses,
+		    (unsigned long long)st.events, st.flow_control_state,
+		    (unsigned long long)st.flow_control_count, st2->event_q_length);
+		free(st2);
+	} else if (strcmp(w[0], "SSTATS") == 0) {
+		struct qb_ipcs_stats st;
+
+		memset(&st, 0, sizeof(st));
+		if (qb_ipcs_stats_get(srv.svc, &st, 0) != 0)
+			fail("qb_ipcs_stats_get");
+		say("OK %u %u", st.active_connections, st.closed_connections);
+	} else if (strcmp(w[0], "FDS") == 0) {
+		say("OK %d", count_fds());
+	} else if (strcmp(w[0], "QUIT") == 0) {
+		qb_ipcs_destroy(srv.svc);
+		srv.svc = NULL;
+		say_counts("BYE");
+		qb_loop_stop(srv.loop);
+	} else {
+		fail("unknown server command '%s'", w[0]);
+	}
+}
+
+static char inbuf[4096];
+static size_t inlen;
+
+static int32_t on_stdin(int32_t fd, int32_t revents, void *data)
+{
+	ssize_t r;
+	char *nl;
+
+	(void)revents;
+	(void)data;
+	r = read(fd, inbuf + inlen, sizeof(inbuf) - 1 - inlen);
+	if (r <= 0) {
+		if (srv.svc != NULL)
+			qb_ipcs_destroy(srv.svc);
+		fail("input closed");
+	}
+	inlen += (size_t)r;
+	inbuf[inlen] = '\0';
+	while ((nl = strchr(inbuf, '\n')) != NULL) {
+		*nl = '\0';
+		server_command(inbuf);
+		inlen -= (size_t)(nl + 1 - inbuf);
+		memmove(inbuf, nl + 1, inlen + 1);
+		if (srv.svc == NULL)
+			return -1; /* QUIT: stop watching stdin */
+	}
+	if (inlen >= sizeof(inbuf) - 1)
+		fail("command too long");
+	return 0;
+}
+
+static int run_server(const char *type_word)
+{
+	enum qb_ipc_type type;
+	qb_loop_t *loop;
+	int32_t r;
+
+	if (ipcc_parse_type(type_word, &type) != 0)
+		return 2;
+	loop = qb_loop_create();
+	if (loop == NULL)
+		fail("qb_loop_create");
+	srv.changed = server_changed;
+	r = ipcc_server_start(&srv, loop, service, type);
+	if (r != 0)
+		fail("qb_ipcs_run(%s): %d", service, r);
+	if (qb_loop_poll_add(loop, QB_LOOP_HIGH, 0, POLLIN, NULL, on_stdin) != 0)
+		fail("qb_loop_poll_add(stdin)");
+	say("READY %d %s", (int)getpid(), mapped_lib);
+	qb_loop_run(loop);
+	qb_loop_destroy(loop);
+	return 0;
+}
+
+/* ------------------------------------------------------------- client mode */
+
+static qb_ipcc_connection_t *conn;
+static uint8_t msg[IPCC_MAX_MSG], reply[IPCC_MAX_MSG];
+
+static void need_conn(void)
+{
+	if (conn == NULL)
+		fail("not connected");
+}
+
+static void check_size(uint32_t size)
+{
+	if (size < IPCC_MIN_MSG || size > IPCC_MAX_MSG)
+		fail("size %u out of range", size);
+}
+
+/* qb_ipcc_recv in bounded slices; returns the first non-timeout result. */
+static ssize_t recv_reply(void *buf, size_t len)
+{
+	ssize_t r = -ETIMEDOUT;
+	int i;
+
+	for (i = 0; i < SLICES; i++) {
+		r = qb_ipcc_recv(conn, buf, len, SLICE_MS);
+		if (r != -ETIMEDOUT && r != -EAGAIN)
+			break;
+	}
+	return r;
+}
+
+static ssize_t recv_event(void *buf, size_t len)
+{
+	ssize_t r = -ETIMEDOUT;
+	int i;
+
+	for (i = 0; i < SLICES; i++) {
+		r = qb_ipcc_event_recv(conn, buf, len, SLICE_MS);
+		if (r != -ETIMEDOUT && r != -EAGAIN)
+			break;
+	}
+	return r;
+}
+
+static void verify(const char *what, ssize_t got, int32_t id, uint32_t size, uint32_t seq,
+		   uint32_t salt)
+{
+	const char *why = ipcc_check_reply(reply, got, id, size, seq, salt);
+
+	if (why != NULL)
+		fail("%s seq %u size %u: %s (got %zd)", what, seq, size, why, got);
+}
+
+static void recv_events(uint32_t n, uint32_t size, uint32_t seq)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		verify("event", recv_event(reply, sizeof(reply)), IPCC_EVENT, size, seq + i,
+		       IPCC_SALT_EVT);
+}
+
+static void do_connect(uint32_t max, int async)
+{
+	pid_t spid = 0;
+	uid_t uid;
+	gid_t gid;
+
+	if (conn != NULL)
+		fail("already connected");
+	errno = 0;
+	if (async) {
+		struct pollfd pfd = {.events = POLLIN};
+		int fd = -1;
+
+		conn = qb_ipcc_connect_async(service, max, &fd);
+		if (conn != NULL) {
+			int r;
+
+			pfd.fd = fd;
+			if (poll(&pfd, 1, SLICE_MS * SLICES) != 1)
+				fail("no handshake response within the wait");
+			r = qb_ipcc_connect_continue(conn);
+			if (r != 0) {
+				conn = NULL; /* continue frees it on failure */
+				say("OK %d", r);
+				return;
+			}
+		}
+	} else {
+		conn = qb_ipcc_connect(service, max);
+	}
+	if (conn == NULL) {
+		say("OK %d", errno > 0 ? -errno : -EIO);
+		return;
+	}
+	if (qb_ipcc_auth_get(conn, &spid, &uid, &gid) != 0)
+		fail("qb_ipcc_auth_get");
+	if (uid != geteuid() || gid != getegid())
+		fail("auth_get uid/gid %u/%u", (unsigned)uid, (unsigned)gid);
+	say("OK 0 %d %d", qb_ipcc_get_buffer_size(conn), (int)spid);
+}
+
+static void client_command(char *line)
+{
+	char *w[6];
+	int n = split(line, w);
+	uint32_t size, seq;
+	ssize_t r;
+
+	if (n == 0)
+		fail("empty command");
+	if (strcmp(w[0], "CONNECT") == 0 && n == 2) {
+		do_connect(num(w[1]), 0);
+	} else if (strcmp(w[0], "ACONNECT") == 0 && n == 2) {
+		do_connect(num(w[1]), 1);
+	} else if (strcmp(w[0], "ECHO") == 0 && n == 3) {
+		need_conn();
+		size = num(w[1]);
+		seq = num(w[2]);
+		check_size(size);
+		ipcc_make_echo(msg, size, seq);
+		IPCC_RETRY_EAGAIN(r, qb_ipcc_send(conn, msg, size));
+		if (r != (ssize_t)size)
+			fail("qb_ipcc_send of %u returned %zd", size, r);
+		verify("echo", recv_reply(reply, sizeof(reply)), IPCC_ECHO, size, seq,
+		       IPCC_SALT_RES);
+		say("OK");
+	} else if (strcmp(w[0], "ECHOV") == 0 && n == 3) {
+		struct iovec iov[3];
+
+		need_conn();
+		size = num(w[1]);
+		seq = num(w[2]);
+		check_size(size);
+		ipcc_make_echo(msg, size, seq);
+		iov[0] = (struct iovec){msg, IPCC_REQ_HDR};
+		iov[1] = (struct iovec){msg + IPCC_REQ_HDR, 1};
+		iov[2] = (struct iovec){msg + IPCC_REQ_HDR + 1, size - IPCC_REQ_HDR - 1};
+		IPCC_RETRY_EAGAIN(r, qb_ipcc_sendv_recv(conn, iov, 3, reply, sizeof(reply), -1));
+		verify("sendv_recv", r, IPCC_ECHO, size, seq, IPCC_SALT_RES);
+		say("OK");
+	} else if (strcmp(w[0], "SEND") == 0 && n == 3) {
+		need_conn();
+		size = num(w[1]);
+		check_size(size);
+		ipcc_make_echo(msg, size, num(w[2]));
+		say("OK %zd", qb_ipcc_send(conn, msg, size));
+	} else if (strcmp(w[0], "RECV") == 0 && n == 3) {
+		need_conn();
+		size = num(w[1]);
+		seq = num(w[2]);
+		r = recv_reply(reply, sizeof(reply));
+		if (r > 0)
+			verify("recv", r, IPCC_ECHO, size, seq, IPCC_SALT_RES);
+		say("OK %zd", r);
+	} else if (strcmp(w[0], "EVENTS") == 0 && n == 4) {
+		struct qb_ipc_request_header h = {.id = IPCC_EVENTS, .size = IPCC_REQ_HDR + 12};
+		struct qb_ipc_response_header ack;
+		uint32_t count = num(w[1]);
+
+		need_conn();
+		size = num(w[2]);
+		seq = num(w[3]);
+		memcpy(msg, &h, sizeof(h));
+		ipcc_put32(msg + IPCC_REQ_HDR, count);
+		ipcc_put32(msg + IPCC_REQ_HDR + 4, size);
+		ipcc_put32(msg + IPCC_REQ_HDR + 8, seq);
+		IPCC_RETRY_EAGAIN(r, qb_ipcc_send(conn, msg, IPCC_REQ_HDR + 12));
+		if (r != IPCC_REQ_HDR + 12)
+			fail("events request: send returned %zd", r);
+		r = recv_reply(reply, sizeof(reply));
+		memcpy(&ack, reply, sizeof(ack));
+		if (r != IPCC_RES_HDR + 4 || ack.id != IPCC_EVENTS || ack.error != 0 ||
+		    ipcc_get32(reply + IPCC_RES_HDR) != count)
+			fail("events answer: %zd bytes, id %d, error %d", r, ack.id, ack.error);
+		recv_events(count, size, seq);
+		say("OK %u", count);
+	} else if (strcmp(w[0], "EVRECV") == 0 && n == 4) {
+		need_conn();
+		recv_events(num(w[1]), num(w[2]), num(w[3]));
+		say("OK %u", num(w[1]));
+	} else if (strcmp(w[0], "EVPOLL") == 0) {
+		need_conn();
+		say("OK %zd", qb_ipcc_event_recv(conn, reply, sizeof(reply), 0));
+	} else if (strcmp(w[0], "FCMAX") == 0 && n == 2) {
+		need_conn();
+		say("OK %d", qb_ipcc_fc_enable_max_set(conn, num(w[1])));
+	} else if (strcmp(w[0], "BYE") == 0 && n == 2) {
+		struct qb_ipc_request_header h = {.id = IPCC_BYE, .size = IPCC_REQ_HDR + 4};
+
+		need_conn();
+		memcpy(msg, &h, sizeof(h));
+		ipcc_put32(msg + IPCC_REQ_HDR, num(w[1]));
+		say("OK %zd", qb_ipcc_send(conn, msg, IPCC_REQ_HDR + 4));
+	} else if (strcmp(w[0], "GONE") == 0) {
+		ssize_t rr, er, sr;
+		int connected;
+
+		need_conn();
+		rr = recv_reply(reply, sizeof(reply));
+		connected = qb_ipcc_is_connected(conn);
+		er = qb_ipcc_event_recv(conn, reply, sizeof(reply), 0);
+		ipcc_make_echo(msg, IPCC_MIN_MSG, 0);
+		sr = qb_ipcc_send(conn, msg, IPCC_MIN_MSG);
+		say("OK %zd %d %zd %zd", rr, connected, er, sr);
+	} else if (strcmp(w[0], "DISCONNECT") == 0) {
+		need_conn();
+		qb_ipcc_disconnect(conn);
+		conn = NULL;
+		say("OK");
+	} else if (strcmp(w[0], "FDS") == 0) {
+		say("OK %d", count_fds());
+	} else if (strcmp(w[0], "QUIT") == 0) {
+		if (conn != NULL)
+			qb_ipcc_disconnect(conn);
+		say("BYE");
+		exit(0);
+	} else {
+		fail("unknown client command '%s'", w[0]);
+	}
+}
+
+static int run_client(void)
+{
+	char line[512];
+
+	say("READY %d %s", (int)getpid(), mapped_lib);
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		client_command(line);
+	}
+	fail("input closed");
+}
+
+int main(int argc, char **argv)
+{
+	answers = fcntl(3, F_GETFD) >= 0 ? fdopen(3, "w") : stdout;
+	if (answers == NULL)
+		answers = stdout;
+	check_loaded_lib();
+	if (argc == 4 && strcmp(argv[1], "server") == 0) {
+		service = argv[2];
+		return run_server(argv[3]);
+	}
+	if (argc == 3 && strcmp(argv[1], "client") == 0) {
+		service = argv[2];
+		return run_client();
+	}
+	fprintf(stderr, "usage: ipc_peer server NAME shm|socket|native\n"
+			"       ipc_peer client NAME\n");
+	return 2;
+}
