@@ -279,6 +279,7 @@ pub fn recv_with_creds(fd: RawFd, buf: &mut [u8]) -> Result<(usize, Option<Creds
 }
 
 /// One non-blocking `send` (no SIGPIPE). Returns the bytes taken.
+#[inline]
 pub fn send_once(fd: RawFd, buf: &[u8]) -> Result<usize, i32> {
     loop {
         // SAFETY: valid buffer.
@@ -328,16 +329,27 @@ pub fn send_all_bounded(fd: RawFd, buf: &[u8], max_wait: Duration) -> Result<(),
 
 /// One non-blocking `recv`; `Ok(0)` is end of stream (or an empty datagram).
 pub fn recv_once(fd: RawFd, buf: &mut [u8], flags: c_int) -> Result<usize, i32> {
+    // SAFETY: the slice is valid for its length.
+    unsafe {
+        recv_raw(
+            fd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    }
+}
+
+/// One `recv` with exactly `flags`, restarted on EINTR; `Ok(0)` is end of
+/// stream (or an empty datagram).
+///
+/// # Safety
+/// `buf` must be valid for writes of `len` bytes.
+#[inline]
+pub unsafe fn recv_raw(fd: RawFd, buf: *mut u8, len: usize, flags: c_int) -> Result<usize, i32> {
     loop {
-        // SAFETY: valid buffer.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                buf.as_mut_ptr().cast::<c_void>(),
-                buf.len(),
-                flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
+        // SAFETY: the caller vouches for the buffer.
+        let n = unsafe { libc::recv(fd, buf.cast::<c_void>(), len, flags) };
         if n >= 0 {
             return Ok(n as usize);
         }

@@ -4,7 +4,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::unix;
+use crate::ipc::sock;
 
 /// One attempt: a datagram of `size` bytes written and read back whole.
 fn passes(size: usize, buf: &mut [u8]) -> bool {
@@ -24,8 +24,8 @@ fn passes(size: usize, buf: &mut [u8]) -> bool {
     // SAFETY: we own both fresh descriptors.
     let (a, b) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
     let want = u32::try_from(size).unwrap_or(u32::MAX);
-    if unix::raise_buffers(a.as_raw_fd(), want).is_err()
-        || unix::raise_buffers(b.as_raw_fd(), want).is_err()
+    if sock::raise_buffers(a.as_raw_fd(), want).is_err()
+        || sock::raise_buffers(b.as_raw_fd(), want).is_err()
     {
         return false;
     }
@@ -38,7 +38,7 @@ fn passes(size: usize, buf: &mut [u8]) -> bool {
         if !wrote {
             // SAFETY: buffer of `size` bytes.
             let rc = unsafe { libc::write(b.as_raw_fd(), buf.as_ptr().cast(), size) };
-            if rc < 0 && matches!(unix::errno(), libc::EAGAIN | libc::EINTR) {
+            if rc < 0 && matches!(sock::errno(), libc::EAGAIN | libc::EINTR) {
                 continue;
             }
             if rc as usize != size || rc < 0 {
@@ -49,7 +49,7 @@ fn passes(size: usize, buf: &mut [u8]) -> bool {
         if !read {
             // SAFETY: buffer of `size` bytes.
             let rc = unsafe { libc::read(a.as_raw_fd(), buf.as_mut_ptr().cast(), size) };
-            if rc < 0 && matches!(unix::errno(), libc::EAGAIN | libc::EINTR) {
+            if rc < 0 && matches!(sock::errno(), libc::EAGAIN | libc::EINTR) {
                 continue;
             }
             if rc as usize != size || rc < 0 {

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use libc::{EINVAL, ENOTSUP, EPROTO};
 
-use super::unix::{self, SockAddr};
+use super::unix;
+use crate::ipc::sock;
 use crate::ipc::wire::{ConnectionRequest, ConnectionResponse, MIN_MSG_SIZE, PATH_FIELD};
 
 /// The largest buffer size we accept from a server (it is reported back to
@@ -62,9 +63,9 @@ pub fn start(name: &[u8], max_msg_size: u32) -> Result<OwnedFd, i32> {
     }
     // libqb keeps at most NAME_MAX - 1 bytes of the name.
     let name = &name[..name.len().min(254)];
-    let fd = unix::socket(libc::SOCK_STREAM)?;
-    unix::connect(&fd, &SockAddr::service(name)?)?;
-    unix::set_int_opt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1)?;
+    let fd = sock::socket(libc::SOCK_STREAM)?;
+    unix::connect(&fd, &unix::service_addr(name)?)?;
+    sock::set_int_opt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1)?;
     let hello = ConnectionRequest::new(max_msg_size);
     // SAFETY: ConnectionRequest is a padded repr(C) struct of plain integers
     // (padding is zeroed by `new`), viewed as its bytes.
@@ -88,7 +89,7 @@ fn unix_wait_ms() -> i32 {
 pub fn finish(fd: RawFd, wait_ms: i32) -> Result<Accepted, i32> {
     let mut answer = Box::<ConnectionResponse>::default();
     let got = receive_answer(fd, &mut answer, wait_ms);
-    let off = unix::set_int_opt(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, 0);
+    let off = sock::set_int_opt(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, 0);
     let creds = got?;
     off?;
     validate(&answer, creds)
@@ -170,7 +171,7 @@ fn recv_with_creds(
         if rc >= 0 {
             break rc as usize;
         }
-        match unix::errno() {
+        match sock::errno() {
             libc::EINTR => continue,
             e => return Err(e),
         }

@@ -73,7 +73,7 @@ fn process_gone(pid: libc::pid_t) -> bool {
     }
     for attempt in 0..4 {
         // SAFETY: signal 0 only checks for existence.
-        if unsafe { libc::kill(pid, 0) } == -1 && unix::errno() == libc::ESRCH {
+        if unsafe { libc::kill(pid, 0) } == -1 && crate::ipc::sock::errno() == libc::ESRCH {
             return true;
         }
         if attempt < 3 {

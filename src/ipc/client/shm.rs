@@ -299,7 +299,7 @@ unsafe fn iov_slice<'a>(iov: &libc::iovec) -> &'a [u8] {
 /// so it is always sent; a full socket is waited out while the server lives.
 #[inline]
 pub fn ring_doorbell(setup: RawFd, byte: u8) -> Result<(), i32> {
-    match unix::send_once(setup, std::slice::from_ref(&byte)) {
+    match crate::ipc::sock::send_once(setup, std::slice::from_ref(&byte)) {
         Ok(1) => Ok(()),
         Ok(_) => Err(EAGAIN),
         Err(EAGAIN) => unix::send_all(setup, std::slice::from_ref(&byte), None),

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use libc::{EAGAIN, EINVAL, EMSGSIZE, ENOTCONN, ETIMEDOUT};
 
 use super::cleanup;
-use super::unix::{self, SockAddr};
+use super::unix;
+use crate::ipc::sock::{self, UnixAddr};
 use crate::ipc::wire::{
     CONTROL_EVENT, CONTROL_FILE_SIZE, CONTROL_REQUEST, CONTROL_RESPONSE, SOCKET_DIR,
 };
@@ -62,14 +63,14 @@ impl Control {
             )
         };
         if fd < 0 {
-            return Err(unix::errno());
+            return Err(sock::errno());
         }
         // SAFETY: we own the fresh descriptor.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: zeroed stat is a valid out-buffer.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-            return Err(unix::errno());
+            return Err(sock::errno());
         }
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(EINVAL);
@@ -78,7 +79,7 @@ impl Control {
         if (st.st_size as u64) < CONTROL_FILE_SIZE as u64
             && unsafe { libc::ftruncate(fd.as_raw_fd(), CONTROL_FILE_SIZE as libc::off_t) } != 0
         {
-            return Err(unix::errno());
+            return Err(sock::errno());
         }
         // SAFETY: fresh shared mapping of the file's first 24 bytes.
         let p = unsafe {
@@ -92,7 +93,7 @@ impl Control {
             )
         };
         if p == libc::MAP_FAILED {
-            return Err(unix::errno());
+            return Err(sock::errno());
         }
         Ok(Control {
             base: NonNull::new(p.cast()).ok_or(EINVAL)?,
@@ -141,17 +142,17 @@ pub struct Socket {
 
 /// `<base>-<suffix>`, addressed as libqb does: abstract for names starting
 /// with '/' or without filesystem sockets, else a path under SOCKET_DIR.
-fn dgram_addr(base: &[u8], suffix: &str) -> Result<(SockAddr, Option<CString>), i32> {
+fn dgram_addr(base: &[u8], suffix: &str) -> Result<(UnixAddr, Option<CString>), i32> {
     let name = [base, b"-", suffix.as_bytes()].concat();
-    if base.first() == Some(&b'/') || !unix::filesystem_sockets() {
-        return Ok((SockAddr::abstract_name(&name), None));
+    if base.first() == Some(&b'/') || !sock::use_filesystem_sockets() {
+        return Ok((UnixAddr::abstract_name(&name), None));
     }
     // A bare name must stay a bare name (it comes from the server).
     if base.contains(&b'/') {
         return Err(EINVAL);
     }
     let path = [SOCKET_DIR.as_bytes(), b"/", &name].concat();
-    let a = SockAddr::path(&path)?;
+    let a = unix::path_addr(&path)?;
     Ok((a, Some(CString::new(path).map_err(|_| EINVAL)?)))
 }
 
@@ -174,7 +175,7 @@ fn dgram_connect(
     gid: libc::gid_t,
     bound: &mut Vec<CString>,
 ) -> Result<OwnedFd, i32> {
-    let fd = unix::socket(libc::SOCK_DGRAM)?;
+    let fd = sock::socket(libc::SOCK_DGRAM)?;
     let (la, lpath) = dgram_addr(base, local)?;
     let mut la = la;
     // libqb binds with the full structure length in both modes.
@@ -182,7 +183,7 @@ fn dgram_connect(
     if let Some(p) = &lpath {
         unlink_socket_file(p);
     }
-    unix::bind(&fd, &la)?;
+    sock::bind(fd.as_raw_fd(), &la)?;
     if let Some(p) = lpath {
         // SAFETY: NUL-terminated path; failures only matter to the peer's
         // access, and libqb ignores them too.
@@ -194,7 +195,7 @@ fn dgram_connect(
     }
     let (ra, _) = dgram_addr(base, remote)?;
     unix::connect(&fd, &ra)?;
-    unix::raise_buffers(fd.as_raw_fd(), max_msg_size)?;
+    sock::raise_buffers(fd.as_raw_fd(), max_msg_size)?;
     Ok(fd)
 }
 
@@ -255,7 +256,7 @@ impl Socket {
 
     #[inline]
     pub fn send(&self, msg: &[u8]) -> Result<usize, i32> {
-        let n = unix::send_once(self.request.as_raw_fd(), msg)?;
+        let n = sock::send_once(self.request.as_raw_fd(), msg)?;
         if n == msg.len() {
             self.ctl
                 .word(CONTROL_REQUEST, 0)
@@ -283,7 +284,7 @@ impl Socket {
             if rc >= 0 {
                 break rc as usize;
             }
-            match unix::errno() {
+            match sock::errno() {
                 libc::EINTR => continue,
                 e => return Err(e),
             }

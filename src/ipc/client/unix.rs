@@ -1,173 +1,47 @@
-//! Unix-socket plumbing the client needs: libqb's socket addresses, readiness
-//! polls with a deadline, and send/recv wrappers that never raise SIGPIPE.
-//! Every function returns `Err(errno)` (positive) on failure.
+//! Client-only unix-socket plumbing on top of the shared helpers in
+//! `crate::ipc::sock`: connect addresses that count the path's NUL, connects
+//! restarted on EINTR, readiness polls with a deadline, and sends that wait
+//! for room. Every function returns `Err(errno)` (positive) on failure.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use libc::{EINVAL, ENAMETOOLONG, c_int, c_void};
+use libc::{EINVAL, c_int};
 
-use crate::ipc::wire::{FORCE_FILESYSTEM_SOCKETS, SOCKADDR_UN_LEN, SOCKET_DIR};
+use crate::ipc::sock::{self, UnixAddr, errno};
 
-pub fn errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
+/// The client connects to a filesystem socket with the path's terminating NUL
+/// counted in the length (one more than the server's `SUN_LEN`).
+fn nul_counted(mut a: UnixAddr) -> UnixAddr {
+    a.len += 1;
+    a
 }
 
-/// libqb uses filesystem sockets when the force file exists (checked with
-/// libc's `stat`, once per process, as libqb does).
-pub fn filesystem_sockets() -> bool {
-    static FORCED: OnceLock<bool> = OnceLock::new();
-    *FORCED.get_or_init(|| {
-        let Ok(path) = std::ffi::CString::new(FORCE_FILESYSTEM_SOCKETS) else {
-            return false;
-        };
-        // SAFETY: a zeroed stat is a valid out-buffer; NUL-terminated path.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        unsafe { libc::stat(path.as_ptr(), &mut st) == 0 }
+/// A filesystem path address as the client connects to it; refused (instead
+/// of cut, which could name another file) when it does not fit.
+pub fn path_addr(path: &[u8]) -> Result<UnixAddr, i32> {
+    UnixAddr::path(path).map(nul_counted)
+}
+
+/// Where a service listens, as the client connects to it: abstract `name`,
+/// or `SOCKET_DIR/name` (cut as libqb cuts it) in filesystem-socket mode.
+pub fn service_addr(name: &[u8]) -> Result<UnixAddr, i32> {
+    let a = UnixAddr::service(name)?;
+    Ok(if sock::use_filesystem_sockets() {
+        nul_counted(a)
+    } else {
+        a
     })
 }
 
-/// A `struct sockaddr_un` and the length libqb passes with it.
-pub struct SockAddr {
-    pub addr: libc::sockaddr_un,
-    pub len: libc::socklen_t,
-}
-
-impl SockAddr {
-    fn empty() -> SockAddr {
-        // SAFETY: sockaddr_un is plain data; all zeroes is valid.
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        SockAddr {
-            addr,
-            len: SOCKADDR_UN_LEN,
-        }
-    }
-
-    /// Abstract name: `sun_path[0] = 0`, the name (cut to 106 bytes, as
-    /// libqb's `snprintf` does) after it, NUL padding, full-length address.
-    pub fn abstract_name(name: &[u8]) -> SockAddr {
-        let mut a = Self::empty();
-        let room = a.addr.sun_path.len() - 2;
-        for (dst, &b) in a.addr.sun_path[1..].iter_mut().zip(name.iter().take(room)) {
-            *dst = b as libc::c_char;
-        }
-        a
-    }
-
-    /// Filesystem path, NUL-terminated inside `sun_path`; refused (instead of
-    /// cut, which could name another file) when it does not fit.
-    pub fn path(path: &[u8]) -> Result<SockAddr, i32> {
-        let mut a = Self::empty();
-        if path.len() >= a.addr.sun_path.len() || path.contains(&0) {
-            return Err(ENAMETOOLONG);
-        }
-        for (dst, &b) in a.addr.sun_path.iter_mut().zip(path) {
-            *dst = b as libc::c_char;
-        }
-        // SUN_LEN: family plus the path and its NUL.
-        a.len = (2 + path.len() + 1) as libc::socklen_t;
-        Ok(a)
-    }
-
-    /// Where a service listens: abstract `name`, or `SOCKET_DIR/name` in
-    /// filesystem-socket mode.
-    pub fn service(name: &[u8]) -> Result<SockAddr, i32> {
-        if filesystem_sockets() {
-            let mut p = Vec::with_capacity(SOCKET_DIR.len() + 1 + name.len());
-            p.extend_from_slice(SOCKET_DIR.as_bytes());
-            p.push(b'/');
-            p.extend_from_slice(name);
-            // libqb cuts the path to sun_path; do the same so we reach the
-            // socket a stock server bound.
-            p.truncate(107);
-            Self::path(&p)
-        } else {
-            Ok(Self::abstract_name(name))
-        }
-    }
-
-    fn as_ptr(&self) -> *const libc::sockaddr {
-        (&self.addr as *const libc::sockaddr_un).cast()
-    }
-}
-
-/// A new non-blocking, close-on-exec unix socket.
-pub fn socket(kind: c_int) -> Result<OwnedFd, i32> {
-    // SAFETY: plain syscall.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(errno());
-    }
-    // SAFETY: we own the fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-pub fn connect(fd: &OwnedFd, a: &SockAddr) -> Result<(), i32> {
+/// `connect(2)`, restarted when a signal interrupts it.
+pub fn connect(fd: &OwnedFd, a: &UnixAddr) -> Result<(), i32> {
     loop {
-        // SAFETY: valid fd and address of `a.len` bytes.
-        if unsafe { libc::connect(fd.as_raw_fd(), a.as_ptr(), a.len) } == 0 {
-            return Ok(());
-        }
-        match errno() {
-            libc::EINTR => continue,
-            e => return Err(e),
+        match sock::connect(fd.as_raw_fd(), a) {
+            Err(libc::EINTR) => continue,
+            r => return r,
         }
     }
-}
-
-pub fn bind(fd: &OwnedFd, a: &SockAddr) -> Result<(), i32> {
-    // SAFETY: valid fd and address of `a.len` bytes.
-    if unsafe { libc::bind(fd.as_raw_fd(), a.as_ptr(), a.len) } == 0 {
-        Ok(())
-    } else {
-        Err(errno())
-    }
-}
-
-pub fn set_int_opt(fd: RawFd, level: c_int, name: c_int, value: c_int) -> Result<(), i32> {
-    // SAFETY: valid option buffer of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const c_int).cast(),
-            size_of::<c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(errno()) }
-}
-
-pub fn get_int_opt(fd: RawFd, level: c_int, name: c_int) -> Result<c_int, i32> {
-    let mut value: c_int = 0;
-    let mut len = size_of::<c_int>() as libc::socklen_t;
-    // SAFETY: valid option buffer and length.
-    let rc =
-        unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut c_int).cast(), &mut len) };
-    if rc == 0 { Ok(value) } else { Err(errno()) }
-}
-
-/// Raises the send and receive buffers to `size` when they are not above it
-/// (libqb's rule: a buffer exactly `size` big did not take such a message).
-pub fn raise_buffers(fd: RawFd, size: u32) -> Result<(), i32> {
-    let want = c_int::try_from(size).unwrap_or(c_int::MAX);
-    for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
-        let have = get_int_opt(fd, libc::SOL_SOCKET, opt)?;
-        if have <= want {
-            set_int_opt(fd, libc::SOL_SOCKET, opt, want)?;
-        }
-    }
-    Ok(())
 }
 
 /// Milliseconds left until `deadline` (None = forever), as a poll timeout.
@@ -247,35 +121,12 @@ pub fn stream_peer_gone(fd: RawFd, revents: i16) -> bool {
     false
 }
 
-/// One non-blocking `send` with MSG_NOSIGNAL; returns the bytes sent.
-#[inline]
-pub fn send_once(fd: RawFd, buf: &[u8]) -> Result<usize, i32> {
-    loop {
-        // SAFETY: valid buffer of buf.len() bytes.
-        let rc = unsafe {
-            libc::send(
-                fd,
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-            )
-        };
-        if rc >= 0 {
-            return Ok(rc as usize);
-        }
-        match errno() {
-            libc::EINTR => continue,
-            e => return Err(e),
-        }
-    }
-}
-
 /// Sends all of `buf` on a stream socket, waiting (until `deadline`) while the
 /// socket is full; a hang-up ends the wait with ENOTCONN.
 pub fn send_all(fd: RawFd, buf: &[u8], deadline: Option<Instant>) -> Result<(), i32> {
     let mut done = 0;
     while done < buf.len() {
-        match send_once(fd, &buf[done..]) {
+        match sock::send_once(fd, &buf[done..]) {
             Ok(n) => done += n,
             Err(libc::EAGAIN) => {
                 let t = remaining_ms(deadline);
@@ -294,27 +145,18 @@ pub fn send_all(fd: RawFd, buf: &[u8], deadline: Option<Instant>) -> Result<(), 
     Ok(())
 }
 
-/// One non-blocking `recv`; `Ok(0)` is end-of-file.
+/// One non-blocking `recv` into `len` bytes at `buf` (the caller's buffer may
+/// be user memory); `Ok(0)` is end-of-file.
 #[inline]
 pub fn recv_once(fd: RawFd, buf: *mut u8, len: usize, flags: c_int) -> Result<usize, i32> {
-    loop {
-        // SAFETY: caller passes a buffer valid for `len` bytes.
-        let rc = unsafe { libc::recv(fd, buf.cast::<c_void>(), len, flags | libc::MSG_DONTWAIT) };
-        if rc >= 0 {
-            return Ok(rc as usize);
-        }
-        match errno() {
-            libc::EINTR => continue,
-            e => return Err(e),
-        }
-    }
+    // SAFETY: callers pass a buffer valid for `len` bytes.
+    unsafe { sock::recv_raw(fd, buf, len, flags | libc::MSG_DONTWAIT) }
 }
 
 /// Closes a socket the way libqb does (shutdown first, so a peer blocked on it
 /// sees the hang-up even if a forked child still holds a copy).
 pub fn shutdown_close(fd: OwnedFd) {
-    // SAFETY: valid descriptor; errors are irrelevant here.
-    unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
+    sock::shutdown(&fd);
     drop(fd);
 }
 
