@@ -38,6 +38,23 @@ pub(crate) fn set_errno(errno: i32) {
     unsafe { *libc::__errno_location() = errno };
 }
 
+/// A caller's `(pointer, count)` pair as a slice: empty for a zero count (the
+/// pointer is then not looked at), `None` for NULL with a non-zero count.
+///
+/// # Safety
+/// A non-NULL `ptr` must point to `n` readable, initialised `T`s that outlive `'a`.
+#[inline]
+pub(crate) unsafe fn c_slice<'a, T>(ptr: *const T, n: usize) -> Option<&'a [T]> {
+    if n == 0 {
+        Some(&[])
+    } else if ptr.is_null() {
+        None
+    } else {
+        // SAFETY: per this function's contract.
+        Some(unsafe { std::slice::from_raw_parts(ptr, n) })
+    }
+}
+
 /// Maps a core result to libqb's `0` / `-errno` convention.
 pub(crate) fn status(result: Result<(), i32>) -> i32 {
     match result {

@@ -35,14 +35,8 @@ fn sized(r: Result<usize, i32>) -> ssize_t {
 /// `iov` must point to `n` iovecs when non-NULL.
 #[inline]
 unsafe fn iovecs<'a>(iov: *const iovec, n: usize) -> Option<&'a [iovec]> {
-    if n == 0 {
-        return Some(&[]);
-    }
-    if iov.is_null() {
-        return None;
-    }
     // SAFETY: per this function's contract.
-    Some(unsafe { std::slice::from_raw_parts(iov, n) })
+    unsafe { crate::ffi::c_slice(iov, n) }
 }
 
 fn new_handle(r: Result<Box<Client>, i32>) -> *mut qb_ipcc_connection_t {
@@ -183,13 +177,9 @@ pub unsafe extern "C" fn qb_ipcc_send(
     let Some(c) = (unsafe { conn(c) }) else {
         return -(EINVAL as ssize_t);
     };
-    let msg: &[u8] = if msg_len == 0 {
-        &[]
-    } else if msg_ptr.is_null() {
+    // SAFETY: the caller's message of msg_len bytes.
+    let Some(msg) = (unsafe { crate::ffi::c_slice(msg_ptr.cast::<u8>(), msg_len) }) else {
         return -(EINVAL as ssize_t);
-    } else {
-        // SAFETY: the caller's message of msg_len bytes.
-        unsafe { std::slice::from_raw_parts(msg_ptr.cast::<u8>(), msg_len) }
     };
     sized(c.send(msg))
 }

@@ -73,24 +73,11 @@ fn ssize(r: Result<usize, i32>) -> ssize_t {
 /// `iov` points to `n` iovecs (or is NULL with `n == 0`), each describing
 /// readable memory.
 unsafe fn with_parts<R>(iov: *const iovec, n: size_t, f: impl FnOnce(&[&[u8]]) -> R) -> Option<R> {
-    if iov.is_null() && n > 0 {
-        return None;
-    }
-    let vecs: &[iovec] = if n == 0 {
-        &[]
-    } else {
-        // SAFETY: per the contract.
-        unsafe { std::slice::from_raw_parts(iov, n) }
-    };
+    // SAFETY: per the contract.
+    let vecs = unsafe { crate::ffi::c_slice(iov, n) }?;
+    // SAFETY: per the contract.
     let part = |v: &iovec| -> Option<&[u8]> {
-        if v.iov_len == 0 {
-            Some(&[])
-        } else if v.iov_base.is_null() {
-            None
-        } else {
-            // SAFETY: per the contract.
-            Some(unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len) })
-        }
+        unsafe { crate::ffi::c_slice(v.iov_base.cast::<u8>(), v.iov_len) }
     };
     if vecs.len() <= 8 {
         let mut stack: [&[u8]; 8] = [&[]; 8];
@@ -219,14 +206,9 @@ pub unsafe extern "C" fn qb_ipcs_response_send(
     let Some(c) = (unsafe { view(c) }) else {
         return -(EINVAL as ssize_t);
     };
-    if data.is_null() && size > 0 {
+    // SAFETY: `size` readable bytes, per the contract.
+    let Some(msg) = (unsafe { crate::ffi::c_slice(data.cast::<u8>(), size) }) else {
         return -(EINVAL as ssize_t);
-    }
-    let msg: &[u8] = if size == 0 {
-        &[]
-    } else {
-        // SAFETY: `size` readable bytes, per the contract.
-        unsafe { std::slice::from_raw_parts(data.cast(), size) }
     };
     ssize(c.send_response(&[msg]))
 }
@@ -258,14 +240,9 @@ pub unsafe extern "C" fn qb_ipcs_event_send(
     if size > c.buffer_size() as usize {
         return -(libc::EMSGSIZE as ssize_t);
     }
-    if data.is_null() && size > 0 {
+    // SAFETY: `size` readable bytes, per the contract.
+    let Some(msg) = (unsafe { crate::ffi::c_slice(data.cast::<u8>(), size) }) else {
         return -(EINVAL as ssize_t);
-    }
-    let msg: &[u8] = if size == 0 {
-        &[]
-    } else {
-        // SAFETY: `size` readable bytes, per the contract.
-        unsafe { std::slice::from_raw_parts(data.cast(), size) }
     };
     ssize(c.send_event(&[msg]))
 }

@@ -84,14 +84,9 @@ pub unsafe extern "C" fn qb_rb_chunk_write(
     let Some(r) = (unsafe { handle(rb) }) else {
         return EINVAL_SSIZE;
     };
-    if data.is_null() && len != 0 {
+    // SAFETY: the caller provides `len` readable bytes at `data`.
+    let Some(src) = (unsafe { crate::ffi::c_slice(data.cast::<u8>(), len) }) else {
         return EINVAL_SSIZE;
-    }
-    let src: &[u8] = if len == 0 {
-        &[]
-    } else {
-        // SAFETY: the caller provides `len` readable bytes at `data`.
-        unsafe { std::slice::from_raw_parts(data.cast(), len) }
     };
     ssize(r.write(src))
 }
