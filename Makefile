@@ -1,7 +1,8 @@
 # libqb-rs: build, test and install a drop-in libqb.so.100.
 #
 #   make                 libqb.so.100.3.3 (+ symlinks), headers, libqb.pc in target/release
-#   make check           cargo test, C test suite (ours + stock libqb), ABI gates, lint
+#   make check           cargo test, C test suite (ours + stock libqb, and ours under
+#                        ASan+UBSan: check-asan), ABI gates, lint
 #   make demo            build and run the C examples against the fresh library
 #   make install PREFIX=/usr/local [DESTDIR=] [LIBDIR=]
 #   make headers         refresh the cbindgen regions of include/qb/*.h
@@ -49,7 +50,7 @@ RB_PEER_ENV  := QBT_PEER=$(abspath $(RB_PEER)) QBT_OURS_LIBDIR=$(abspath $(OUT))
 	QBT_IPC_PEER=$(abspath $(IPC_PEER)) QBT_BB_TOOL=$(abspath $(QB_BLACKBOX)) QBT_BB_CORPUS=$(abspath c-tests/blackbox-corpus)
 EXAMPLES     := $(patsubst examples/%.c,$(TARGET_DIR)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all lib check check-rust check-c check-c-stock check-abi lint checksuite demo install \
+.PHONY: all lib check check-rust check-c check-c-stock check-asan check-abi lint checksuite demo install \
 	uninstall headers clean
 
 all: lib $(OUT)/libqb.pc $(QB_BLACKBOX)
@@ -97,6 +98,7 @@ check: all
 	@set -o pipefail; $(MAKE) --no-print-directory check-rust 2>&1 | tee $(LOGS)/rust.log
 	@set -o pipefail; $(MAKE) --no-print-directory check-c 2>&1 | tee $(LOGS)/c-ours.log
 	@set -o pipefail; $(MAKE) --no-print-directory check-c-stock 2>&1 | tee $(LOGS)/c-stock.log
+	@set -o pipefail; $(MAKE) --no-print-directory check-asan 2>&1 | tee $(LOGS)/c-asan.log
 	@set -o pipefail; $(MAKE) --no-print-directory check-abi 2>&1 | tee $(LOGS)/abi.log
 	@$(MAKE) --no-print-directory lint
 	@scripts/check-summary.sh $(LOGS)
@@ -141,6 +143,41 @@ check-c-stock: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)
 		echo "== $$t (stock libqb)"; \
 		QBT_IMPL=stock QBT_EXPECT_LIB=$(STOCK_LIB) LD_LIBRARY_PATH=$(TARGET_DIR)/stock-lib \
 			CK_DEFAULT_TIMEOUT=60 $(RB_PEER_ENV) $$t; \
+	done
+
+# The C tests again, built with AddressSanitizer and UBSan (the library itself is
+# Rust, linked as built). Two probes first prove the sanitizers are really active:
+# each must be stopped by its sanitizer, or the target fails.
+ASAN_OUT    := $(TARGET_DIR)/c-tests-asan
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_TESTS  := $(patsubst c-tests/%.c,$(ASAN_OUT)/%,$(wildcard c-tests/check_*.c))
+ASAN_LEAKS  ?= 1
+ASAN_ENV    := ASAN_OPTIONS=detect_leaks=$(ASAN_LEAKS):fast_unwind_on_malloc=0:allocator_may_return_null=1:allow_user_segv_handler=1 \
+	LSAN_OPTIONS=suppressions=$(abspath c-tests/lsan.supp) \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+$(ASAN_OUT)/%: c-tests/%.c c-tests/qbtest.h $(HEADERS) | lib
+	@mkdir -p $(ASAN_OUT)
+	$(CC) -std=gnu11 $(CWARN) -g -O1 $(ASAN_FLAGS) -Iinclude $(CHECK_CFLAGS) -o $@ $< \
+		-L$(OUT) -lqb $(CHECK_LIBS) -pthread
+$(ASAN_OUT)/sanitizer-probe: scripts/sanitizer-probe.c
+	@mkdir -p $(ASAN_OUT)
+	$(CC) -std=gnu11 -g -O0 $(ASAN_FLAGS) -o $@ $<
+
+check-asan: $(ASAN_TESTS) $(ASAN_OUT)/sanitizer-probe $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)
+	@set -e; p=$(ASAN_OUT)/sanitizer-probe; \
+	for kind in heap-overflow use-after-free signed-overflow; do \
+		if $(ASAN_ENV) $$p $$kind 2>$(ASAN_OUT)/probe.err; then \
+			echo "check-asan: probe $$kind was not caught: sanitizer not active" >&2; exit 1; fi; \
+		grep -qE 'AddressSanitizer|runtime error' $(ASAN_OUT)/probe.err || \
+			{ echo "check-asan: probe $$kind died without a sanitizer report" >&2; exit 1; }; \
+		echo "check-asan: probe $$kind caught by the sanitizer"; \
+	done; \
+	for t in $(ASAN_TESTS); do \
+		readelf -d $$t | grep -q 'libasan' || { echo "check-asan: $$t lacks libasan" >&2; exit 1; }; \
+		echo "== $$t (libqb-rs, ASan+UBSan)"; \
+		QBT_IMPL=ours QBT_EXPECT_LIB=$(OUT)/$(REALNAME) LD_LIBRARY_PATH=$(OUT) \
+			CK_DEFAULT_TIMEOUT=120 $(ASAN_ENV) $(RB_PEER_ENV) $$t; \
 	done
 
 check-abi: lib

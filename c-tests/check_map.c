@@ -186,7 +186,7 @@ END_TEST
 
 START_TEST(test_unordered_iteration_sees_all)
 {
-	static char keys[100][8];
+	static char keys[100][12];
 	int seen[100] = { 0 };
 	const char *key;
 	void *value;

@@ -786,12 +786,13 @@ END_TEST
 static void remove_leftovers(void)
 {
 	char tag[64], path[PATH_MAX];
-	DIR *d = opendir("/dev/shm");
+	DIR *d;
 	struct dirent *e;
 
-	if (d == NULL)
-		return;
 	if (getpid() != main_pid)
+		return;
+	d = opendir("/dev/shm");
+	if (d == NULL)
 		return;
 	snprintf(tag, sizeof(tag), "rbit-%d-", (int)main_pid);
 	while ((e = readdir(d)) != NULL)
