@@ -171,6 +171,26 @@ impl RingBuffer {
         self.reserve_slow(w, r, len)
     }
 
+    /// Like `reserve_or_reclaim`, with the full-ring path out of line: the
+    /// copying writers (`write`, `alloc`) stay small on their hot path, while
+    /// `reserve_chunk` (the blackbox, which runs full all the time) keeps the
+    /// reclaim loop inline.
+    #[inline(always)]
+    fn reserve_fast(&self, len: usize) -> Result<(u32, u32), i32> {
+        let (w, r) = self.positions()?;
+        let free = self.geo.free_words(w, r, self.queued());
+        if Geometry::fits(free, len) {
+            self.mark_allocated(w)?;
+            return Ok((w, free));
+        }
+        self.reserve_slow_outlined(w, r, len)
+    }
+
+    #[inline(never)]
+    fn reserve_slow_outlined(&self, w: u32, r: u32, len: usize) -> Result<(u32, u32), i32> {
+        self.reserve_slow(w, r, len)
+    }
+
     #[inline(always)]
     fn mark_allocated(&self, w: u32) -> Result<(), i32> {
         self.data.set_len_at(w, 0)?;
@@ -268,7 +288,7 @@ impl RingBuffer {
     /// others fail with EAGAIN. Nothing is visible to readers until `commit`.
     #[inline]
     pub fn alloc(&self, len: usize) -> Result<NonNull<u8>, i32> {
-        let (w, free) = self.reserve_or_reclaim(len)?;
+        let (w, free) = self.reserve_fast(len)?;
         self.pending
             .store(((w as u64) << 32) | free as u64, Ordering::Relaxed);
         // SAFETY: payload() is non-null inside the mapping.
@@ -316,7 +336,7 @@ impl RingBuffer {
             .iter()
             .try_fold(0usize, |a, p| a.checked_add(p.len()))
             .ok_or(EINVAL)?;
-        let (w, free) = self.reserve_or_reclaim(total)?;
+        let (w, free) = self.reserve_fast(total)?;
         let dst = self.data.payload(w);
         let mut off = 0;
         for p in parts {
@@ -329,10 +349,11 @@ impl RingBuffer {
         Ok(total)
     }
 
-    /// Copies `data` into one new chunk.
-    #[inline]
+    /// Copies `data` into one new chunk. Always inlined: at 64 bytes the call
+    /// and the `Result` passed through memory cost more than the copy.
+    #[inline(always)]
     pub fn write(&self, data: &[u8]) -> Result<usize, i32> {
-        let (w, free) = self.reserve_or_reclaim(data.len())?;
+        let (w, free) = self.reserve_fast(data.len())?;
         // SAFETY: reserve() found room for data.len() bytes at w's payload.
         unsafe { guarded::copy(self.data.payload(w), data.as_ptr(), data.len())? };
         self.publish(w, free, data.len())?;
@@ -410,8 +431,9 @@ impl RingBuffer {
     /// Like `read` into raw memory (for the C API).
     ///
     /// # Safety
-    /// `out` must be valid for `cap` bytes of writes.
-    #[inline]
+    /// `out` must be valid for `cap` bytes of writes. Always inlined, like
+    /// `write`.
+    #[inline(always)]
     pub unsafe fn read_raw(&self, out: *mut u8, cap: usize, timeout_ms: i32) -> Result<usize, i32> {
         self.notifier.wait(timeout_ms)?;
         let f = match self.locate() {

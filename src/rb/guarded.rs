@@ -155,50 +155,56 @@ mod imp {
         check(f).map(|()| prev)
     }
 
-    /// Moves 16 bytes (either side may be shared memory).
+    /// Copies `len` bytes, 16 <= len <= 256 (IPC- and log-sized messages):
+    /// 16-byte moves in one loop plus an overlapping last block, all four
+    /// instructions in the exception table, so the copy costs one fault check.
     #[inline(always)]
-    unsafe fn move16(dst: *mut u8, src: *const u8) -> Result<(), Fault> {
+    unsafe fn copy_small(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Fault> {
         let f: u32;
-        // SAFETY: both ranges valid for 16 bytes (caller); both instructions
-        // are listed in the exception table.
+        // SAFETY: both ranges valid for `len` >= 16 bytes (caller); every block
+        // moved lies inside [0, len); each load/store is listed in the table.
         unsafe {
             asm!(
                 "xor {f:e}, {f:e}",
-                "2: movdqu {x}, xmmword ptr [{s}]",
-                "5: movdqu xmmword ptr [{d}], {x}",
+                "xor {off:e}, {off:e}",
+                "sub {last}, 16",
+                "jmp 7f",
+                "6:",
+                "2: movdqu {x}, xmmword ptr [{s} + {off}]",
+                "5: movdqu xmmword ptr [{d} + {off}], {x}",
+                "add {off}, 16",
+                "7:",
+                "cmp {off}, {last}",
+                "jb 6b",
+                "8: movdqu {x}, xmmword ptr [{s} + {last}]",
+                "9: movdqu xmmword ptr [{d} + {last}], {x}",
                 "3:",
                 ".pushsection qbrb_extable, \"aR\"",
                 ".balign 4",
-                ".long 2b - .",
-                ".long 4f - .",
-                ".long 5b - .",
-                ".long 4f - .",
+                ".long 2b - .", ".long 4f - .",
+                ".long 5b - .", ".long 4f - .",
+                ".long 8b - .", ".long 4f - .",
+                ".long 9b - .", ".long 4f - .",
                 ".popsection",
                 ".pushsection .text.unlikely.qbrb_fixup, \"ax\", @progbits",
                 "4: mov {f:e}, 1",
                 "jmp 3b",
                 ".popsection",
-                s = in(reg) src, d = in(reg) dst, x = out(xmm_reg) _, f = out(reg) f,
+                s = in(reg) src, d = in(reg) dst, last = inout(reg) len => _,
+                off = out(reg) _, x = out(xmm_reg) _, f = out(reg) f,
                 options(nostack),
             );
         }
         check(f)
     }
 
-    /// Copies `len` bytes. Short copies (IPC-sized messages) use 16-byte moves
-    /// with an overlapping tail; the rest `rep movsb`.
+    /// Copies `len` bytes. Short copies use [`copy_small`]; the rest
+    /// `rep movsb`.
     #[inline(always)]
     pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Fault> {
         if (16..=256).contains(&len) {
-            let mut off = 0;
-            // SAFETY: every 16-byte block lies inside [0, len) of both ranges.
-            unsafe {
-                while off + 16 < len {
-                    move16(dst.add(off), src.add(off))?;
-                    off += 16;
-                }
-                return move16(dst.add(len - 16), src.add(len - 16));
-            }
+            // SAFETY: as documented on copy_small; len is in its range.
+            return unsafe { copy_small(dst, src, len) };
         }
         // SAFETY: as below.
         unsafe { copy_bulk(dst, src, len) }
@@ -389,6 +395,21 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     #[test]
+    fn copy_moves_exactly_len_bytes() {
+        let src: Vec<u8> = (0..400u32).map(|i| (i * 7 + 3) as u8).collect();
+        for len in 0..=300 {
+            for shift in [0usize, 1, 5, 15] {
+                let mut dst = vec![0xEEu8; 340];
+                // SAFETY: shift + len <= 315 < 340 and < 400.
+                unsafe { copy(dst.as_mut_ptr().add(shift), src.as_ptr(), len) }.unwrap();
+                assert_eq!(&dst[shift..shift + len], &src[..len], "len {len}");
+                assert!(dst[..shift].iter().all(|&b| b == 0xEE), "len {len}");
+                assert!(dst[shift + len..].iter().all(|&b| b == 0xEE), "len {len}");
+            }
+        }
+    }
+
+    #[test]
     fn truncated_mapping_faults_into_errors() {
         install();
         let path = format!("/tmp/rbguard-{}", std::process::id());
@@ -435,6 +456,11 @@ mod tests {
             );
             assert_eq!(copy(p.cast::<u8>().add(4064), buf.as_ptr(), 64), Err(Fault));
             assert_eq!(copy(buf.as_mut_ptr(), p.cast::<u8>(), 64), Ok(()));
+            // Only the overlapping last block of a short copy crosses into the
+            // lost page: its load and its store must fault too.
+            let edge = p.cast::<u8>().add(4096 - 40);
+            assert_eq!(copy(buf.as_mut_ptr(), edge, 48), Err(Fault));
+            assert_eq!(copy(edge, buf.as_ptr(), 48), Err(Fault));
             assert_eq!(cas_u64(w.cast(), 0, 5), Ok(Ok(0)));
             assert_eq!(cas_u64(w.cast(), 0, 6), Ok(Err(5)));
             libc::munmap(p, 8192);
