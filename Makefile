@@ -25,6 +25,7 @@ TARGET_DIR   ?= target
 export CARGO_TARGET_DIR := $(TARGET_DIR)
 OUT          := $(TARGET_DIR)/release
 CTEST_OUT    := $(TARGET_DIR)/c-tests
+ASAN_OUT     := $(TARGET_DIR)/c-tests-asan
 STOCK_LIB    ?= /usr/lib/x86_64-linux-gnu/libqb.so.100
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -119,10 +120,12 @@ $(LOG_PEER): c-tests/log_peer.c $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread -ldl
 $(CTEST_OUT)/check_rb_hostile: c-tests/rb_chunks.h
-$(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h $(HEADERS) | lib
+$(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
 $(CTEST_OUT)/check_ipc_interop: c-tests/ipc_chat.h
+$(CTEST_OUT)/check_ipc_hostile_wire $(ASAN_OUT)/check_ipc_hostile_wire: c-tests/ipc_chat.h c-tests/ipc_evil_server.h
+$(CTEST_OUT)/check_ipc_hostile_shm $(ASAN_OUT)/check_ipc_hostile_shm: c-tests/ipc_chat.h c-tests/ipc_shm_evil.h
 
 # Each C test runs against the library just built; qbtest.h checks /proc/self/maps.
 check-c: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)
@@ -148,7 +151,6 @@ check-c-stock: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)
 # The C tests again, built with AddressSanitizer and UBSan (the library itself is
 # Rust, linked as built). Two probes first prove the sanitizers are really active:
 # each must be stopped by its sanitizer, or the target fails.
-ASAN_OUT    := $(TARGET_DIR)/c-tests-asan
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_TESTS  := $(patsubst c-tests/%.c,$(ASAN_OUT)/%,$(wildcard c-tests/check_*.c))
 ASAN_LEAKS  ?= 1

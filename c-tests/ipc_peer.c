@@ -22,6 +22,16 @@
  *     SSTATS                  "OK active closed"
  *     FDS                     "OK open-fds"
  *     QUIT                    qb_ipcs_destroy, "BYE <COUNTS' numbers>", exit 0
+ *   (hostile suite, check_ipc_hostile_wire.c)
+ *     DENY ERRNO              connection_accept refuses with -ERRNO (0: accept again); "OK"
+ *     HOLD N                  the next N connection_accept calls answer "HELD uid gid" and
+ *                             block until the line "GO" arrives; "OK"
+ *   (hostile suite, shared-memory phase, check_ipc_hostile_shm.c)
+ *     STABLE                  answer IPCC_STABLE requests (ipc_shm_evil.h): hash the payload
+ *                             and re-read it many times; the answer says if it changed; "OK"
+ *     KICKON created|timer|off  disconnect each new connection inside connection_created,
+ *                             or from a loop timer just after it; "OK"
+ *     RSS                     "OK resident-kB"
  *   ipc_peer client NAME
  *     CONNECT MAX | ACONNECT MAX   sync / async connect; "OK 0 bufsize server-pid" or "OK -errno"
  *     ECHO SIZE SEQ           send + recv, verified; "OK"
@@ -191,13 +201,184 @@ static void say_counts(const char *word)
 	    srv.destroyed, srv.requests, srv.bad, srv.events_sent, srv.anomalies);
 }
 
+static void shm_hostile_changed(void);
+
 static void server_changed(struct ipcc_server *s)
 {
+	shm_hostile_changed();
 	(void)s;
 	if (waiting && counter(wait_field) >= (int)wait_for) {
 		waiting = 0;
 		say_counts("OK");
 	}
+}
+
+/* ------------------------------------- hostile suite commands (server mode) */
+
+static int32_t deny_errno;
+static uint32_t hold_count;
+
+/* Blocks the loop inside connection_accept until the test says "GO". */
+static void hold_here(void)
+{
+	char line[16];
+	size_t n = 0;
+	char ch;
+
+	for (;;) {
+		ssize_t r = read(0, &ch, 1);
+
+		if (r <= 0)
+			fail("input closed while holding");
+		if (ch != '\n') {
+			if (n < sizeof(line) - 1)
+				line[n++] = ch;
+			continue;
+		}
+		line[n] = '\0';
+		if (strcmp(line, "GO") == 0)
+			return;
+		n = 0;
+	}
+}
+
+static int32_t hostile_accept_hook(struct ipcc_server *s, uid_t uid, gid_t gid)
+{
+	(void)s;
+	if (hold_count > 0) {
+		hold_count--;
+		say("HELD %u %u", (unsigned)uid, (unsigned)gid);
+		hold_here();
+	}
+	return deny_errno > 0 ? -deny_errno : 0;
+}
+
+/* Returns 1 when the command was one of this block's. */
+static int hostile_command(char **w, int n)
+{
+	if (strcmp(w[0], "DENY") == 0 && n == 2) {
+		deny_errno = (int32_t)num(w[1]);
+		srv.accept_hook = hostile_accept_hook;
+		say("OK");
+		return 1;
+	}
+	if (strcmp(w[0], "HOLD") == 0 && n == 2) {
+		hold_count = num(w[1]);
+		srv.accept_hook = hostile_accept_hook;
+		say("OK");
+		return 1;
+	}
+	return 0;
+}
+
+/* ------------------------- hostile suite, shared-memory phase (server mode) */
+
+#include "ipc_shm_evil.h"
+
+static enum { KICK_OFF, KICK_CREATED, KICK_TIMER } kick_mode;
+static int kick_seen_created;
+
+static int32_t stable_msg(struct ipcc_server *s, qb_ipcs_connection_t *c, const void *data,
+			  size_t size)
+{
+	uint8_t out[IPCC_RES_HDR + 12];
+	struct qb_ipc_response_header *rh = (void *)out;
+	uint32_t first, changed = 0;
+	int i;
+
+	(void)s;
+	if (size < IPCC_REQ_HDR || ((const struct qb_ipc_request_header *)data)->id != IPCC_STABLE)
+		return -1;
+	/* The size field and the payload are read again and again: a private
+	 * copy never changes, a pointer into the client's ring may. */
+	first = evil_hash(data, size);
+	for (i = 0; i < EVIL_STABLE_ROUNDS; i++) {
+		const volatile int32_t *sz = &((const volatile struct qb_ipc_request_header *)data)->size;
+
+		if (evil_hash(data, size) != first || (size_t)*sz != size)
+			changed++;
+		sched_yield();
+	}
+	memset(out, 0, sizeof(out));
+	rh->id = IPCC_STABLE;
+	rh->size = (int32_t)sizeof(out);
+	rh->error = changed ? -EBADMSG : 0;
+	ipcc_put32(out + IPCC_RES_HDR, first);
+	ipcc_put32(out + IPCC_RES_HDR + 4, changed);
+	ipcc_put32(out + IPCC_RES_HDR + 8, (uint32_t)size);
+	if (qb_ipcs_response_send(c, out, sizeof(out)) != (ssize_t)sizeof(out))
+		srv.bad++;
+	return 0;
+}
+
+static void kick_timer(void *data)
+{
+	qb_ipcs_connection_t *c = data;
+
+	qb_ipcs_disconnect(c);
+	qb_ipcs_connection_unref(c);
+}
+
+/* Called on every change of srv; a new `created` means we are inside
+ * connection_created of srv.last. */
+static void shm_hostile_changed(void)
+{
+	qb_loop_timer_handle th;
+	qb_ipcs_connection_t *c;
+
+	if (srv.created <= kick_seen_created)
+		return;
+	kick_seen_created = srv.created;
+	c = srv.last;
+	if (c == NULL || kick_mode == KICK_OFF)
+		return;
+	if (kick_mode == KICK_CREATED) {
+		qb_ipcs_disconnect(c);
+		return;
+	}
+	qb_ipcs_connection_ref(c);
+	if (qb_loop_timer_add(srv.loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, c, kick_timer, &th) != 0) {
+		qb_ipcs_connection_unref(c);
+		srv.bad++;
+	}
+}
+
+static long resident_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Returns 1 when the command was one of this block's. */
+static int shm_hostile_command(char **w, int n)
+{
+	if (strcmp(w[0], "STABLE") == 0 && n == 1) {
+		srv.other_msg = stable_msg;
+		say("OK");
+	} else if (strcmp(w[0], "KICKON") == 0 && n == 2) {
+		if (strcmp(w[1], "created") == 0)
+			kick_mode = KICK_CREATED;
+		else if (strcmp(w[1], "timer") == 0)
+			kick_mode = KICK_TIMER;
+		else
+			kick_mode = KICK_OFF;
+		kick_seen_created = srv.created;
+		say("OK");
+	} else if (strcmp(w[0], "RSS") == 0 && n == 1) {
+		say("OK %ld", resident_kb());
+	} else {
+		return 0;
+	}
+	return 1;
 }
 
 static void server_command(char *line)
@@ -259,6 +440,10 @@ static void server_command(char *line)
 		say("OK %u %u", st.active_connections, st.closed_connections);
 	} else if (strcmp(w[0], "FDS") == 0) {
 		say("OK %d", count_fds());
+	} else if (hostile_command(w, n)) {
+		/* handled */
+	} else if (shm_hostile_command(w, n)) {
+		/* handled */
 	} else if (strcmp(w[0], "QUIT") == 0) {
 		qb_ipcs_destroy(srv.svc);
 		srv.svc = NULL;

@@ -211,6 +211,35 @@ pub struct Creds {
     pub gid: u32,
 }
 
+/// The credentials the kernel recorded when the peer of a connected stream
+/// socket called `connect` (`SO_PEERCRED`); available before it sends anything.
+pub fn peer_creds(fd: RawFd) -> Result<Creds, i32> {
+    // SAFETY: all-zero ucred is a valid out-buffer of the length passed.
+    let mut u: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: out-buffer of `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut u as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(errno());
+    }
+    if len as usize != size_of::<libc::ucred>() {
+        return Err(libc::EPROTO);
+    }
+    Ok(Creds {
+        pid: u.pid,
+        uid: u.uid,
+        gid: u.gid,
+    })
+}
+
 /// One non-blocking `recvmsg` into `buf`, collecting `SCM_CREDENTIALS` if the
 /// kernel attached them. `Ok((0, _))` means end of stream.
 pub fn recv_with_creds(fd: RawFd, buf: &mut [u8]) -> Result<(usize, Option<Creds>), i32> {
@@ -461,5 +490,10 @@ mod tests {
         assert_eq!(recv_once(b.as_raw_fd(), &mut buf, 0), Err(EAGAIN));
         drop(a);
         assert_eq!(recv_once(b.as_raw_fd(), &mut buf, 0), Ok(0));
+        // SO_PEERCRED names the process that made the pair (us).
+        let pc = peer_creds(b.as_raw_fd()).unwrap();
+        assert_eq!(pc.pid, std::process::id() as i32);
+        // SAFETY: plain getter.
+        assert_eq!(pc.uid, unsafe { libc::geteuid() });
     }
 }

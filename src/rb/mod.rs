@@ -30,7 +30,7 @@
 mod chunk;
 mod dump;
 mod geometry;
-mod guarded;
+pub(crate) mod guarded;
 mod mapping;
 mod semaphore;
 mod shared_header;

@@ -178,7 +178,7 @@ impl Client {
         if msg.len() > r.max_msg_size as usize {
             return Err(EMSGSIZE);
         }
-        self.may_send(r)?;
+        self.checked(self.may_send(r))?;
         let res = match &r.transport {
             Transport::Shm(s) => s.send(msg).and_then(|n| {
                 if n == msg.len() {
@@ -203,7 +203,7 @@ impl Client {
         if total > r.max_msg_size as usize {
             return Err(EMSGSIZE);
         }
-        self.may_send(r)?;
+        self.checked(self.may_send(r))?;
         let res = match &r.transport {
             Transport::Shm(s) => s.sendv(iov).and_then(|n| {
                 if n > 0 {
@@ -243,7 +243,7 @@ impl Client {
         cap: usize,
         ms: i32,
     ) -> Result<usize, i32> {
-        self.may_send(self.ready()?)?;
+        self.checked(self.may_send(self.ready()?))?;
         self.sendv(iov)?;
         // SAFETY: per this function's contract.
         unsafe { self.recv(out, cap, ms) }

@@ -2,12 +2,14 @@
 //! message on two connected datagram sockets (requests out and responses in
 //! on `<base>-response`, events in on `<base>-event`), and the 24-byte control
 //! file whose `sent` counters both sides change atomically and whose request
-//! entry carries the flow-control flag.
+//! entry carries the flow-control flag. The server (or anyone with access) may
+//! truncate that file: it is only touched through the ring buffer's
+//! fault-guarded primitives, so that gives EBADMSG (and the connection is
+//! considered gone) instead of SIGBUS.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::{EAGAIN, EINVAL, EMSGSIZE, ENOTCONN, ETIMEDOUT};
 
@@ -17,15 +19,17 @@ use crate::ipc::sock::{self, UnixAddr};
 use crate::ipc::wire::{
     CONTROL_EVENT, CONTROL_FILE_SIZE, CONTROL_REQUEST, CONTROL_RESPONSE, SOCKET_DIR,
 };
+use crate::rb::guarded;
 
 /// The mapped control file.
 struct Control {
-    base: NonNull<AtomicI32>,
+    base: NonNull<u32>,
     /// The file, if it may be removed at disconnect.
     leftovers: Option<cleanup::Leftovers>,
 }
 
-// SAFETY: the mapping is shared memory touched only through atomics.
+// SAFETY: the mapping is shared memory touched only through the guarded
+// (atomic) primitives.
 unsafe impl Send for Control {}
 // SAFETY: as above.
 unsafe impl Sync for Control {}
@@ -55,6 +59,7 @@ impl Control {
     }
 
     fn map(path: &CStr) -> Result<Control, i32> {
+        guarded::install();
         // SAFETY: NUL-terminated path.
         let fd = unsafe {
             libc::open(
@@ -103,11 +108,26 @@ impl Control {
 
     /// `sent` (field 0) or `flow_control` (field 1) of entry `which`.
     #[inline]
-    fn word(&self, which: usize, field: usize) -> &AtomicI32 {
+    fn word(&self, which: usize, field: usize) -> *mut u32 {
         debug_assert!(which < 3 && field < 2);
-        // SAFETY: 3 entries of 2 aligned i32 are mapped; the index is constant
-        // at every call site and in range.
-        unsafe { &*self.base.as_ptr().add(which * 2 + field) }
+        // SAFETY: 3 entries of 2 aligned words are mapped; the index is
+        // clamped into them.
+        unsafe { self.base.as_ptr().add((which * 2 + field).min(5)) }
+    }
+
+    #[inline]
+    fn load(&self, which: usize, field: usize) -> Result<i32, i32> {
+        // SAFETY: aligned word of our live mapping; a truncated file faults
+        // into Err.
+        Ok(unsafe { guarded::load_u32(self.word(which, field)) }? as i32)
+    }
+
+    /// Atomically adds `delta` to the `sent` counter of entry `which`.
+    #[inline]
+    fn sent_add(&self, which: usize, delta: i32) -> Result<(), i32> {
+        // SAFETY: as for load (a locked xadd).
+        unsafe { guarded::fetch_add_u32(self.word(which, 0), delta as u32) }?;
+        Ok(())
     }
 }
 
@@ -251,16 +271,14 @@ impl Socket {
 
     #[inline]
     pub fn flow_control(&self) -> Result<i32, i32> {
-        Ok(self.ctl.word(CONTROL_REQUEST, 1).load(Ordering::SeqCst))
+        self.ctl.load(CONTROL_REQUEST, 1)
     }
 
     #[inline]
     pub fn send(&self, msg: &[u8]) -> Result<usize, i32> {
         let n = sock::send_once(self.request.as_raw_fd(), msg)?;
         if n == msg.len() {
-            self.ctl
-                .word(CONTROL_REQUEST, 0)
-                .fetch_add(1, Ordering::SeqCst);
+            self.ctl.sent_add(CONTROL_REQUEST, 1)?;
         }
         Ok(n)
     }
@@ -290,9 +308,7 @@ impl Socket {
             }
         };
         if n > 0 {
-            self.ctl
-                .word(CONTROL_REQUEST, 0)
-                .fetch_add(1, Ordering::SeqCst);
+            self.ctl.sent_add(CONTROL_REQUEST, 1)?;
         }
         Ok(n)
     }
@@ -333,11 +349,12 @@ impl Socket {
     }
 
     /// A datagram was consumed (even one too big for the caller): count it.
+    /// A truncated control file turns the result into EBADMSG.
     #[inline]
     fn counted(&self, which: usize, r: Result<usize, i32>) -> Result<usize, i32> {
         match r {
             Ok(_) | Err(EMSGSIZE) => {
-                self.ctl.word(which, 0).fetch_sub(1, Ordering::SeqCst);
+                self.ctl.sent_add(which, -1)?;
             }
             Err(_) => {}
         }
@@ -397,6 +414,28 @@ fn wait_dgram(fd: RawFd, setup: RawFd, ms: i32) -> Result<(), i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_truncated_control_file_gives_errors_not_sigbus() {
+        let path = format!("/dev/shm/qb-rs-cctl-test-{}", std::process::id());
+        std::fs::write(&path, [0u8; CONTROL_FILE_SIZE]).unwrap();
+        let cpath = CString::new(path.clone()).unwrap();
+        let ctl = Control::map(&cpath).unwrap();
+        ctl.sent_add(CONTROL_REQUEST, 2).unwrap();
+        assert_eq!(ctl.load(CONTROL_REQUEST, 0), Ok(2));
+        // The server (or anyone who may write it) shrinks the file.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert_eq!(ctl.load(CONTROL_REQUEST, 1), Err(guarded::FAULT_ERRNO));
+        assert_eq!(ctl.sent_add(CONTROL_EVENT, -1), Err(guarded::FAULT_ERRNO));
+        drop(ctl);
+        std::fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn datagram_names_follow_libqb() {

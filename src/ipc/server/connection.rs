@@ -23,9 +23,10 @@ use libc::{EAGAIN, EMSGSIZE, ENOTCONN, ETIMEDOUT};
 
 use crate::ipc::sock;
 use crate::qb_util_log;
+use crate::rb::guarded::FAULT_ERRNO;
 
 use super::conndir::ConnDir;
-use super::poll::{BASE_EVENTS, PRIO_LOW, PollHandlers};
+use super::poll::{BASE_EVENTS, PRIO_HIGH, PRIO_LOW, PollHandlers};
 use super::service::Service;
 use super::shm::ShmRings;
 use super::socket::SocketChannels;
@@ -100,7 +101,7 @@ impl Transport {
         sock::shutdown(&self.setup);
     }
 
-    fn set_flow_control(&self, v: i32) {
+    fn set_flow_control(&self, v: i32) -> Result<(), i32> {
         match &self.channels {
             Channels::Shm(r) => r.set_flow_control(v),
             Channels::Socket(s) => s.set_flow_control(v),
@@ -128,6 +129,8 @@ pub struct Inner {
     pub in_created: bool,
     pub created_called: bool,
     pub disconnect_requested: bool,
+    /// A disconnect job is queued ([`Connection::broken`]).
+    pub disconnect_scheduled: bool,
 }
 
 pub struct Connection {
@@ -178,6 +181,7 @@ impl Connection {
                 in_created: false,
                 created_called: false,
                 disconnect_requested: false,
+                disconnect_scheduled: false,
             }),
             transport: Mutex::new(None),
             rx: Mutex::new(None),
@@ -334,7 +338,7 @@ impl Connection {
     }
 
     /// Sets the client's send gate (`qb_ipcs_request_rate_limit`).
-    pub fn set_flow_control(&self, v: i32) {
+    pub fn set_flow_control(self: &Arc<Self>, v: i32) {
         {
             let mut g = lock(&self.inner);
             if g.fc == v {
@@ -342,8 +346,10 @@ impl Connection {
             }
             g.fc = v;
         }
-        if let Some(t) = self.transport() {
-            t.set_flow_control(v);
+        if let Some(t) = self.transport()
+            && let Err(e) = t.set_flow_control(v)
+        {
+            self.broken(e);
         }
         self.stats.flow_control_state.store(v, Ordering::Relaxed);
         ConnectionCounters::bump(&self.stats.flow_control_count);
@@ -351,6 +357,33 @@ impl Connection {
 
     pub fn flow_control(&self) -> i32 {
         lock(&self.inner).fc
+    }
+
+    /// The client damaged memory we share with it (a ring or the control
+    /// file: corrupt, or truncated so that touching it faulted). Nothing more
+    /// can be exchanged: disconnect it from a HIGH job, outside whatever
+    /// library call or callback noticed it. Always logged.
+    pub(super) fn broken(self: &Arc<Self>, e: i32) {
+        qb_util_log!(
+            libc::LOG_WARNING as u8,
+            "client {} damaged its shared memory (errno {}): disconnecting",
+            self.description,
+            e
+        );
+        {
+            let mut g = lock(&self.inner);
+            if g.disconnect_scheduled {
+                return;
+            }
+            g.disconnect_scheduled = true;
+        }
+        let data = Arc::into_raw(self.clone()).cast_mut().cast::<c_void>();
+        // SAFETY: `data` owns a reference, released by the job.
+        if unsafe { self.service.poll().job(PRIO_HIGH, data, rerun_disconnect) }.is_err() {
+            // SAFETY: the reference leaked just above; the job was refused.
+            drop(unsafe { Arc::from_raw(data.cast::<Connection>()) });
+            lock(&self.inner).disconnect_scheduled = false;
+        }
     }
 
     /// Re-registers the request descriptor (new priority or events).
@@ -430,7 +463,12 @@ impl Connection {
                 }
                 Err(e)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                if e == FAULT_ERRNO {
+                    self.broken(e);
+                }
+                Err(e)
+            }
         }
     }
 

@@ -4,25 +4,27 @@
 //!
 //! The mapping is shared with the client, which may write any value there:
 //! the numbers are only used as hints (batch sizes, queue lengths), never as
-//! sizes or offsets. The file is removed on drop if the path still names the
-//! file we created.
+//! sizes or offsets. The client may also truncate the file: every access goes
+//! through the ring buffer's fault-guarded primitives, so that turns into an
+//! error (and a disconnect of that client) instead of a SIGBUS. The file is
+//! removed on drop if the path still names the file we created.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::ipc::sock::errno;
 use crate::ipc::wire::{CONTROL_FILE_SIZE, CONTROL_REQUEST};
+use crate::rb::guarded;
 
 pub struct ControlFile {
-    base: NonNull<AtomicI32>,
+    base: NonNull<u32>,
     path: CString,
     dev: u64,
     ino: u64,
 }
 
-// SAFETY: the mapping is only accessed through atomics.
+// SAFETY: the mapping is only accessed through the guarded (atomic) primitives.
 unsafe impl Send for ControlFile {}
 // SAFETY: as above.
 unsafe impl Sync for ControlFile {}
@@ -31,6 +33,7 @@ impl ControlFile {
     /// Creates the file exclusively, owned by `uid:gid` with `mode`, and maps it.
     pub fn create(path: &str, uid: u32, gid: u32, mode: u32) -> Result<ControlFile, i32> {
         let path = CString::new(path).map_err(|_| libc::EINVAL)?;
+        guarded::install();
         let flags = libc::O_CREAT
             | libc::O_EXCL
             | libc::O_TRUNC
@@ -83,38 +86,52 @@ impl ControlFile {
         if p == libc::MAP_FAILED {
             return Err(fail(errno()));
         }
-        let base = NonNull::new(p.cast::<AtomicI32>()).ok_or_else(|| fail(libc::ENOMEM))?;
+        let base = NonNull::new(p.cast::<u32>()).ok_or_else(|| fail(libc::ENOMEM))?;
         let c = ControlFile {
             base,
             path,
             dev: st.st_dev,
             ino: st.st_ino,
         };
+        // Dropping `c` on a failure unmaps and removes the file.
         for i in 0..6 {
-            c.word(i).store(0, Ordering::Relaxed);
+            c.store(i, 0)?;
         }
         Ok(c)
     }
 
-    fn word(&self, i: usize) -> &AtomicI32 {
-        debug_assert!(i < 6);
-        // SAFETY: the mapping holds 6 aligned int32 words and lives as long as self.
-        unsafe { &*self.base.as_ptr().add(i.min(5)) }
+    /// Word `i` (0..6) of the mapping.
+    fn word(&self, i: usize) -> *mut u32 {
+        // SAFETY: the mapping holds 6 aligned words; the index is clamped.
+        unsafe { self.base.as_ptr().add(i.min(5)) }
     }
 
-    /// `sent` of entry `which` (CONTROL_REQUEST/RESPONSE/EVENT).
-    pub fn sent(&self, which: usize) -> i32 {
-        self.word(which * 2).load(Ordering::Acquire)
+    fn load(&self, i: usize) -> Result<i32, i32> {
+        // SAFETY: aligned word inside our live mapping; a truncated file
+        // faults into Err.
+        Ok(unsafe { guarded::load_u32(self.word(i)) }? as i32)
     }
 
-    pub fn sent_add(&self, which: usize, delta: i32) {
-        self.word(which * 2).fetch_add(delta, Ordering::AcqRel);
+    fn store(&self, i: usize, v: i32) -> Result<(), i32> {
+        // SAFETY: as for load.
+        Ok(unsafe { guarded::store_u32(self.word(i), v as u32) }?)
+    }
+
+    /// `sent` of entry `which` (CONTROL_REQUEST/RESPONSE/EVENT); EBADMSG
+    /// when the client truncated the file.
+    pub fn sent(&self, which: usize) -> Result<i32, i32> {
+        self.load(which * 2)
+    }
+
+    pub fn sent_add(&self, which: usize, delta: i32) -> Result<(), i32> {
+        // SAFETY: as for load (a locked xadd: atomic against the client).
+        unsafe { guarded::fetch_add_u32(self.word(which * 2), delta as u32) }?;
+        Ok(())
     }
 
     /// The client's send gate (`flow_control` of the request entry).
-    pub fn set_flow_control(&self, v: i32) {
-        self.word(CONTROL_REQUEST * 2 + 1)
-            .store(v, Ordering::Release);
+    pub fn set_flow_control(&self, v: i32) -> Result<(), i32> {
+        self.store(CONTROL_REQUEST * 2 + 1, v)
     }
 
     pub fn path(&self) -> &str {
@@ -136,5 +153,52 @@ impl Drop for ControlFile {
                 libc::unlink(self.path.as_ptr());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::wire::{CONTROL_EVENT, CONTROL_RESPONSE};
+
+    fn temp_path(tag: &str) -> String {
+        format!("/dev/shm/qb-rs-control-test-{}-{}", std::process::id(), tag)
+    }
+
+    #[test]
+    fn counters_and_gate_round_trip() {
+        let path = temp_path("rt");
+        let c = ControlFile::create(&path, 0, 0, 0o600).unwrap();
+        assert_eq!(c.sent(CONTROL_REQUEST), Ok(0));
+        c.sent_add(CONTROL_RESPONSE, 3).unwrap();
+        c.sent_add(CONTROL_RESPONSE, -1).unwrap();
+        assert_eq!(c.sent(CONTROL_RESPONSE), Ok(2));
+        c.set_flow_control(1).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), CONTROL_FILE_SIZE);
+        assert_eq!(&bytes[4..8], &1i32.to_ne_bytes());
+        assert_eq!(&bytes[8..12], &2i32.to_ne_bytes());
+        drop(c);
+        assert!(std::fs::metadata(&path).is_err(), "removed on drop");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_truncated_file_gives_errors_not_sigbus() {
+        let path = temp_path("trunc");
+        let c = ControlFile::create(&path, 0, 0, 0o600).unwrap();
+        c.sent_add(CONTROL_EVENT, 1).unwrap();
+        // What a hostile client can do to the file it owns.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert_eq!(c.sent(CONTROL_REQUEST), Err(guarded::FAULT_ERRNO));
+        assert_eq!(c.sent_add(CONTROL_EVENT, 1), Err(guarded::FAULT_ERRNO));
+        assert_eq!(c.set_flow_control(1), Err(guarded::FAULT_ERRNO));
+        drop(c);
+        assert!(std::fs::metadata(&path).is_err());
     }
 }

@@ -7,6 +7,9 @@
 //! handed to `msg_process`; a client that sends a bad request is disconnected
 //! with a log line. In SHM mode the client's doorbell bytes are read without
 //! blocking and counted, so a client that omits them cannot stall the server.
+//! Shared memory the client damaged (a corrupt semaphore or ring, a truncated
+//! ring or control file: the accesses fault into `EBADMSG` instead of
+//! SIGBUS) also disconnects it.
 
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use libc::{EAGAIN, EINVAL, ESHUTDOWN, ETIMEDOUT};
 use crate::ffi::qbipc_common::QB_IPC_MSG_DISCONNECT;
 use crate::ipc::sock;
 use crate::qb_util_log;
+use crate::rb::guarded::FAULT_ERRNO;
 
 use super::connection::{Channels, Connection, State, Transport, lock};
 use super::poll::{PRIO_HIGH, PRIO_LOW};
@@ -104,10 +108,26 @@ fn dispatch(c: &Arc<Connection>, revents: i32) -> i32 {
         return 0;
     }
     let prio = c.service().priority();
+    let queued = match &t.channels {
+        Channels::Shm(r) => r.requests_queued(),
+        Channels::Socket(s) => s.requests_queued().map(|n| n.max(0) as usize),
+    };
+    let queued = match queued {
+        Ok(q) => q,
+        Err(e) => {
+            qb_util_log!(
+                libc::LOG_WARNING as u8,
+                "client {} damaged its shared memory (errno {}): disconnecting",
+                c.description,
+                e
+            );
+            c.disconnect();
+            return -EINVAL;
+        }
+    };
     let mut avail = match &t.channels {
-        Channels::Shm(r) => {
-            let q = r.requests_queued();
-            if q == 0 {
+        Channels::Shm(_) => {
+            if queued == 0 {
                 // Only doorbells (owed or stray) to read; or the end.
                 if !read_doorbells(c, &t, true) {
                     c.disconnect();
@@ -115,10 +135,10 @@ fn dispatch(c: &Arc<Connection>, revents: i32) -> i32 {
                 }
                 return 0;
             }
-            batch_limit(prio, q)
+            batch_limit(prio, queued)
         }
         // The client's counter is a hint: always try at least once.
-        Channels::Socket(s) => batch_limit(prio, s.requests_queued().max(1) as usize),
+        Channels::Socket(_) => batch_limit(prio, queued.max(1)),
     };
     let mut rx = lock(&c.rx)
         .take()
@@ -245,6 +265,14 @@ fn process_one(c: &Arc<Connection>, t: &Transport, rx: &mut [u8]) -> Outcome {
             Err(EAGAIN) => {
                 ConnectionCounters::bump(&c.stats.recv_retries);
                 return Outcome::Again;
+            }
+            Err(FAULT_ERRNO) => {
+                qb_util_log!(
+                    libc::LOG_WARNING as u8,
+                    "client {} truncated its control file: disconnecting",
+                    c.description
+                );
+                return Outcome::Invalid;
             }
             Err(_) => return Outcome::Shutdown,
         },

@@ -17,6 +17,7 @@ use crate::ipc::sock::{self, Creds};
 use crate::ipc::wire::{ConnectionRequest, ConnectionResponse, MIN_MSG_SIZE, PATH_FIELD};
 use crate::qb_util_log;
 
+use super::accept::{RateLimitedLog, limits};
 use super::conndir::ConnDir;
 use super::connection::{Channels, Connection, State, Transport};
 use super::dispatch::{dispatch_request, socket_liveness};
@@ -67,10 +68,40 @@ fn send_response(fd: i32, r: &ConnectionResponse) -> Result<(), i32> {
     sock::send_all_bounded(fd, bytes, RESPONSE_SEND_WAIT)
 }
 
+/// Answers a hello with only an error (`e`, positive errno).
+fn refuse(fd: i32, e: i32) {
+    let mut resp = Box::<ConnectionResponse>::default();
+    resp.hdr = QbIpcResponseHeader::new(
+        QB_IPC_MSG_AUTHENTICATE,
+        size_of::<ConnectionResponse>() as i32,
+        -e,
+    );
+    let _ = send_response(fd, &resp);
+}
+
+static PER_UID_LOG: RateLimitedLog = RateLimitedLog::new();
+
 /// Sets up the connection for `setup` (hello and credentials already read).
 pub fn new_connection(s: &Arc<Service>, setup: OwnedFd, req: &ConnectionRequest, creds: Creds) {
-    let max = negotiate(req.max_msg_size, s.max_buffer_size(), max_msg_ceiling());
     let fd = setup.as_raw_fd();
+    if let Some(cap) = limits().connections_per_uid
+        && s.connections_of_uid(creds.uid) >= cap
+    {
+        if let Some(dropped) = PER_UID_LOG.allow() {
+            qb_util_log!(
+                libc::LOG_WARNING as u8,
+                "uid {} already holds {} IPC connections to {}: refusing pid {} ({} more refusals not logged)",
+                creds.uid,
+                cap,
+                s.name_lossy(),
+                creds.pid,
+                dropped
+            );
+        }
+        refuse(fd, libc::EMFILE);
+        return;
+    }
+    let max = negotiate(req.max_msg_size, s.max_buffer_size(), max_msg_ceiling());
     let mut resp = Box::<ConnectionResponse>::default();
     let dir = match ConnDir::create(s.pid, creds.pid, fd) {
         Ok(d) => d,
@@ -80,12 +111,7 @@ pub fn new_connection(s: &Arc<Service>, setup: OwnedFd, req: &ConnectionRequest,
                 "IPC connection setup failed: errno {}",
                 e
             );
-            resp.hdr = QbIpcResponseHeader::new(
-                QB_IPC_MSG_AUTHENTICATE,
-                size_of::<ConnectionResponse>() as i32,
-                -e,
-            );
-            let _ = send_response(fd, &resp);
+            refuse(fd, e);
             return;
         }
     };

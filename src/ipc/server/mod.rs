@@ -18,7 +18,10 @@
 //! out of shared memory before they are validated; a bad request disconnects
 //! only its client; doorbells are read without blocking; handshakes are
 //! non-blocking, time-limited ([`accept::AUTH_TIMEOUT`]) and capped
-//! ([`accept::MAX_PENDING`]); the negotiated buffer size is clamped
+//! ([`accept::MAX_PENDING`] per service, and per client uid both half-open
+//! handshakes and set-up connections: [`accept::Limits`]); a hello whose
+//! header is not exactly a connection request is refused; the negotiated
+//! buffer size is clamped
 //! ([`handshake::DEFAULT_MAX_MSG_CEILING`], `LIBQB_IPC_MAX_MSG_SIZE`) and
 //! nothing sized by the client is allocated before `connection_accept`;
 //! SOCKET-mode requests from any socket but the client's are dropped.

@@ -19,7 +19,7 @@ use crate::ipc::wire::SOCKET_DIR;
 use crate::qb_util_log;
 
 use super::accept::{Pending, accept_ready, open_spare};
-use super::connection::{Connection, lock};
+use super::connection::{Connection, State, lock};
 use super::poll::{BASE_EVENTS, PRIO_HIGH, PRIO_LOW, PRIO_MED, PollHandlers, ServiceHandlers};
 use super::stats::ServiceCounters;
 
@@ -265,6 +265,15 @@ impl Service {
     /// Live connections, newest first.
     pub fn connections(&self) -> Vec<Arc<Connection>> {
         lock(&self.conns).iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Connections of client uid `uid` (as the kernel reported it) that are
+    /// set up and not yet closing: what the per-uid cap counts.
+    pub fn connections_of_uid(&self, uid: u32) -> usize {
+        self.connections()
+            .iter()
+            .filter(|c| c.euid == uid && matches!(c.state(), State::Active | State::Established))
+            .count()
     }
 
     pub(super) fn register(&self, c: &Arc<Connection>) {

@@ -59,14 +59,15 @@ impl ShmRings {
         ))
     }
 
-    pub fn set_flow_control(&self, v: i32) {
-        // A fault only means the client destroyed its own gate.
-        let _ = self.request.user_data_store_u32(FC_OFFSET, v as u32);
+    /// Err when the client destroyed its own gate (truncated the header).
+    pub fn set_flow_control(&self, v: i32) -> Result<(), i32> {
+        self.request.user_data_store_u32(FC_OFFSET, v as u32)
     }
 
-    /// Requests waiting (the request ring's semaphore count).
-    pub fn requests_queued(&self) -> usize {
-        self.request.chunks_used().unwrap_or(0)
+    /// Requests waiting (the request ring's semaphore count); Err when the
+    /// client damaged the ring.
+    pub fn requests_queued(&self) -> Result<usize, i32> {
+        self.request.chunks_used()
     }
 
     pub fn events_queued(&self) -> u32 {

@@ -178,17 +178,19 @@ impl SocketChannels {
     }
 
     /// Sends a response (`event == false`) or an event as one datagram and
-    /// counts it in the control file.
+    /// counts it in the control file. EBADMSG when the client truncated that
+    /// file (the datagram went out; the connection is broken).
     pub fn send(&self, event: bool, parts: &[&[u8]]) -> Result<usize, i32> {
         let ch = if event { &self.event } else { &self.request };
         let n = ch.send(parts)?;
-        self.control.sent_add(ch.control_entry, 1);
+        self.control.sent_add(ch.control_entry, 1)?;
         Ok(n)
     }
 
     /// Receives one request datagram into `buf` without blocking. Returns its
     /// full length (which may exceed `buf.len()`: the datagram was cut), or
-    /// EAGAIN when there is none. Datagrams from strangers are dropped.
+    /// EAGAIN when there is none, EBADMSG when the control file is gone.
+    /// Datagrams from strangers are dropped.
     pub fn recv(&self, buf: &mut [u8]) -> Result<usize, i32> {
         loop {
             // SAFETY: zeroed sockaddr_un is a valid out-buffer.
@@ -223,22 +225,24 @@ impl SocketChannels {
                 );
                 continue;
             }
-            self.control.sent_add(CONTROL_REQUEST, -1);
+            self.control.sent_add(CONTROL_REQUEST, -1)?;
             return Ok(n as usize);
         }
     }
 
-    pub fn set_flow_control(&self, v: i32) {
-        self.control.set_flow_control(v);
+    pub fn set_flow_control(&self, v: i32) -> Result<(), i32> {
+        self.control.set_flow_control(v)
     }
 
     /// The client's count of requests sent and not yet received.
-    pub fn requests_queued(&self) -> i32 {
+    pub fn requests_queued(&self) -> Result<i32, i32> {
         self.control.sent(CONTROL_REQUEST)
     }
 
     pub fn events_queued(&self) -> u32 {
-        self.control.sent(CONTROL_EVENT).max(0) as u32
+        self.control
+            .sent(CONTROL_EVENT)
+            .map_or(0, |n| n.max(0) as u32)
     }
 }
 
