@@ -128,8 +128,41 @@ fn unlink(path: &CStr) {
     unsafe { libc::unlink(path.as_ptr()) };
 }
 
-/// Creates `<name>-<suffix>` exclusively (never following a symlink), sized `len`.
-pub fn create_file(name: &[u8], suffix: &str, len: usize) -> Result<BackingFile, i32> {
+/// Owner and mode to give files as they are created (the IPC server creates
+/// a connection's rings for its client's uid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    pub mode: libc::mode_t,
+}
+
+/// Applies `owner` through the creating descriptor: no path lookup, so nothing
+/// a peer does to the directory entry can redirect it. EPERM from fchown is
+/// ignored, as `qb_rb_chown` does.
+fn apply_owner(fd: &OwnedFd, owner: Owner) -> Result<(), i32> {
+    // SAFETY: valid fd.
+    if unsafe { libc::fchown(fd.as_raw_fd(), owner.uid, owner.gid) } != 0 {
+        let e = errno();
+        if e != libc::EPERM {
+            return Err(e);
+        }
+    }
+    // SAFETY: valid fd.
+    if unsafe { libc::fchmod(fd.as_raw_fd(), owner.mode) } != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Creates `<name>-<suffix>` exclusively (never following a symlink), sized
+/// `len`, owned as `owner` says (else by us, mode 0600).
+pub fn create_file(
+    name: &[u8],
+    suffix: &str,
+    len: usize,
+    owner: Option<Owner>,
+) -> Result<BackingFile, i32> {
     let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     let mut last = EINVAL;
     for path in candidate_paths(name, suffix)? {
@@ -141,7 +174,10 @@ pub fn create_file(name: &[u8], suffix: &str, len: usize) -> Result<BackingFile,
             }
         };
         // From here on the file is ours: remove it again on any failure.
-        return match size_new_file(&fd, len).and_then(|()| describe(fd, path.clone())) {
+        let made = size_new_file(&fd, len)
+            .and_then(|()| owner.map_or(Ok(()), |o| apply_owner(&fd, o)))
+            .and_then(|()| describe(fd, path.clone()));
+        return match made {
             Ok(file) => Ok(file),
             Err(e) => {
                 unlink(&path);

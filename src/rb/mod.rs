@@ -46,6 +46,7 @@ pub use geometry::{Geometry, MARGIN_BYTES};
 pub use shared_header::HEADER_SIZE;
 
 use chunk::{DataRing, NO_PENDING};
+pub use mapping::Owner;
 use mapping::{BackingFile, FileId, Mapping};
 use semaphore::Notifier;
 use shared_header::{OFF_DATA_PATH, OFF_HDR_PATH, SharedHeader};
@@ -124,10 +125,33 @@ impl RingBuffer {
         let geo = Geometry::for_request(size, mapping::page_size())?;
         let hdr_len = HEADER_SIZE.checked_add(user_data_size).ok_or(EINVAL)?;
         if flags & FLAG_CREATE != 0 {
-            Self::create(name, geo, hdr_len, flags, user_data_size)
+            Self::create(name, geo, hdr_len, flags, user_data_size, None)
         } else {
             Self::attach(name, geo, hdr_len, flags, user_data_size)
         }
+    }
+
+    /// Creates a ring like `open` with `FLAG_CREATE`, its two files owned as
+    /// `owner` says from the start: the same result as `open` + `chown` +
+    /// `chmod`, without looking the files up again by path.
+    pub fn create_owned(
+        name: &[u8],
+        size: usize,
+        flags: u32,
+        user_data_size: usize,
+        owner: Owner,
+    ) -> Result<RingBuffer, i32> {
+        guarded::install();
+        let geo = Geometry::for_request(size, mapping::page_size())?;
+        let hdr_len = HEADER_SIZE.checked_add(user_data_size).ok_or(EINVAL)?;
+        Self::create(
+            name,
+            geo,
+            hdr_len,
+            flags | FLAG_CREATE,
+            user_data_size,
+            Some(owner),
+        )
     }
 
     fn create(
@@ -136,9 +160,10 @@ impl RingBuffer {
         hdr_len: usize,
         flags: u32,
         user_data_size: usize,
+        owner: Option<Owner>,
     ) -> Result<RingBuffer, i32> {
-        let hdr = mapping::create_file(name, "header", hdr_len)?;
-        let data = match mapping::create_file(name, "data", geo.bytes()) {
+        let hdr = mapping::create_file(name, "header", hdr_len, owner)?;
+        let data = match mapping::create_file(name, "data", geo.bytes(), owner) {
             Ok(d) => d,
             Err(e) => {
                 mapping::unlink_if_same(&hdr.path, hdr.id);

@@ -18,7 +18,7 @@
 mod cleanup;
 mod dgram_probe;
 pub mod handshake;
-mod shm;
+pub(crate) mod shm;
 mod socket;
 mod unix;
 
@@ -111,7 +111,7 @@ impl Client {
                 &a.response,
                 &a.event,
                 a.max_msg_size,
-                shm::spin_worthwhile(a.creds.pid),
+                shm::patience_for(a.creds.pid),
             )?),
             Kind::Socket => Transport::Socket(Socket::open(
                 &a.request,

@@ -16,6 +16,7 @@ use libc::{EAGAIN, EINVAL, ENOTCONN, ETIMEDOUT};
 
 use super::cleanup;
 use super::unix;
+use crate::ipc::placement::{self, Placement};
 use crate::rb::{FLAG_SHARED_PROCESS, RingBuffer};
 
 /// Up to this many iovec parts are gathered on the stack (more is rare).
@@ -27,44 +28,49 @@ pub struct Shm {
     event: RingBuffer,
     /// The rings' files, if they may be removed after the server died.
     leftovers: Option<cleanup::Leftovers>,
-    /// Spin briefly for a response before sleeping (see [`spin_worthwhile`]).
+    /// Spin briefly for a response before sleeping (see [`patience_for`]).
     spin: Spin,
 }
 
 /// How long a receive polls the response ring before sleeping on it.
 const SPIN: Duration = Duration::from_micros(50);
+/// How many times a receive yields its CPU to a server that shares it.
+const YIELDS: u32 = 2;
 
+/// How a receive waits for the response before sleeping on the semaphore.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Patience {
+    /// Sleep at once.
+    Sleep,
+    /// Poll the ring: the server runs on another CPU than ours.
+    Spin,
+    /// Hand our CPU to the server a few times: it can only run where we do.
+    Yield,
+}
+
+/// Picks the wait strategy from where we and the server may run.
+///
 /// Spinning pays only when the server runs at the same time as we spin, on
 /// another CPU: waking a halted CPU costs tens of microseconds, while a
 /// server that shares our CPU is only delayed by our spinning, and so are
 /// other threads when CPUs are oversubscribed. So we spin only when the
 /// placement guarantees it is harmless to the server: we are pinned to one
-/// CPU and the server may not run there.
-pub fn spin_worthwhile(server_pid: libc::pid_t) -> bool {
-    fn allowed(pid: libc::pid_t) -> Option<libc::cpu_set_t> {
-        // SAFETY: cpu_set_t is plain data; the kernel fills it.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::sched_getaffinity(pid, size_of::<libc::cpu_set_t>(), &mut set) };
-        (rc == 0).then_some(set)
-    }
-    if server_pid <= 0 {
-        return false;
-    }
-    let (Some(ours), Some(theirs)) = (allowed(0), allowed(server_pid)) else {
-        return false;
-    };
-    // SAFETY: CPU_COUNT / CPU_ISSET read bits of valid sets, cpu < CPU_SETSIZE.
-    unsafe {
-        libc::CPU_COUNT(&ours) == 1
-            && (0..libc::CPU_SETSIZE as usize)
-                .all(|cpu| !(libc::CPU_ISSET(cpu, &ours) && libc::CPU_ISSET(cpu, &theirs)))
+/// CPU and the server may not run there. When instead the server may run
+/// only on our one CPU, the doorbell we just sent has made it runnable right
+/// there: yielding lets it answer before we would go to sleep, which saves
+/// the futex sleep and the wake-up the server would otherwise pay for.
+pub fn patience_for(server_pid: libc::pid_t) -> Patience {
+    match placement::of_peer(server_pid) {
+        Placement::SameCpu => Patience::Yield,
+        Placement::OtherCpus => Patience::Spin,
+        Placement::Mixed => Patience::Sleep,
     }
 }
 
 /// Adaptive spinning: after a few spins in a row that did not see the
 /// response come, spinning stops, except for an occasional probe.
 struct Spin {
-    enabled: bool,
+    how: Patience,
     misses: AtomicU32,
     skipped: AtomicU32,
 }
@@ -75,7 +81,7 @@ const SPIN_PROBE_EVERY: u32 = 64;
 impl Spin {
     #[inline]
     fn wanted(&self) -> bool {
-        if !self.enabled {
+        if self.how == Patience::Sleep {
             return false;
         }
         if self.misses.load(Ordering::Relaxed) < SPIN_MISSES_MAX {
@@ -105,7 +111,7 @@ impl Shm {
         response: &CStr,
         event: &CStr,
         max_msg_size: u32,
-        spin: bool,
+        patience: Patience,
     ) -> Result<Shm, i32> {
         let size = max_msg_size as usize;
         let open = |name: &CStr, user: usize| {
@@ -129,7 +135,7 @@ impl Shm {
             event,
             leftovers,
             spin: Spin {
-                enabled: spin,
+                how: patience,
                 misses: AtomicU32::new(0),
                 skipped: AtomicU32::new(0),
             },
@@ -187,9 +193,21 @@ impl Shm {
         }
     }
 
-    /// Polls the response ring's count for up to [`SPIN`].
+    /// Polls the response ring's count for up to [`SPIN`], or yields our CPU
+    /// up to [`YIELDS`] times (see [`Patience`]).
     #[cold]
     fn spin_for_response(&self) {
+        if self.spin.how == Patience::Yield {
+            for _ in 0..YIELDS {
+                placement::yield_cpu();
+                if matches!(self.response.chunks_used(), Ok(n) if n > 0) {
+                    self.spin.record(true);
+                    return;
+                }
+            }
+            self.spin.record(false);
+            return;
+        }
         let start = Instant::now();
         let mut i = 0u32;
         loop {

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use libc::{EAGAIN, EMSGSIZE, ENOTCONN, ETIMEDOUT};
 
+use crate::ipc::placement::{self, Placement};
 use crate::ipc::sock;
 use crate::qb_util_log;
 use crate::rb::guarded::FAULT_ERRNO;
@@ -148,6 +149,10 @@ pub struct Connection {
     initial: Mutex<Option<Arc<Connection>>>,
     context: AtomicPtr<c_void>,
     pub(super) stats: ConnectionCounters,
+    /// The client can only run on the one CPU we are pinned to: after an
+    /// SHM response we yield it, so the client takes the response without a
+    /// futex sleep and wake-up (see `crate::ipc::placement`).
+    yield_after_response: bool,
 }
 
 impl Connection {
@@ -188,6 +193,7 @@ impl Connection {
             initial: Mutex::new(None),
             context: AtomicPtr::new(std::ptr::null_mut()),
             stats: ConnectionCounters::default(),
+            yield_after_response: placement::of_peer(pid) == Placement::SameCpu,
         });
         *lock(&c.initial) = Some(c.clone());
         c
@@ -449,6 +455,9 @@ impl Connection {
                     }
                 } else {
                     ConnectionCounters::bump(&self.stats.responses);
+                    if self.yield_after_response && matches!(t.channels, Channels::Shm(_)) {
+                        placement::yield_cpu();
+                    }
                 }
                 Ok(n)
             }

@@ -5,7 +5,7 @@
 //! Requests are copied out of the request ring into the connection's private
 //! buffer (one copy, bounds-checked by the ring) before anything looks at them.
 
-use crate::rb::{FLAG_CREATE, FLAG_SHARED_PROCESS, RingBuffer};
+use crate::rb::{FLAG_CREATE, FLAG_SHARED_PROCESS, Owner, RingBuffer};
 
 use super::conndir::file_name;
 use super::connection::Auth;
@@ -34,16 +34,19 @@ impl ShmRings {
             file_name(description, b"-response-", service),
             file_name(description, b"-event-", service),
         ];
+        let owner = Owner {
+            uid: auth.uid,
+            gid: auth.gid,
+            mode: auth.mode,
+        };
         let open = |name: &[u8]| -> Result<RingBuffer, i32> {
-            let rb = RingBuffer::open(
+            RingBuffer::create_owned(
                 name,
                 max as usize,
                 FLAG_CREATE | FLAG_SHARED_PROCESS,
                 FC_USER_DATA,
-            )?;
-            rb.chown(auth.uid, auth.gid)?;
-            rb.chmod(auth.mode)?;
-            Ok(rb)
+                owner,
+            )
         };
         // A failure drops (and so removes) the rings made so far.
         let request = open(&names[0])?;
