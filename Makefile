@@ -6,6 +6,7 @@
 #   make demo            build and run the C examples against the fresh library
 #   make install PREFIX=/usr/local [DESTDIR=] [LIBDIR=]
 #   make headers         refresh the cbindgen regions of include/qb/*.h
+#   make fuzz-smoke      short cargo-fuzz run of every target (needs cargo-fuzz)
 
 VERSION      := 2.0.10
 SONAME       := libqb.so.100
@@ -51,7 +52,7 @@ RB_PEER_ENV  := QBT_PEER=$(abspath $(RB_PEER)) QBT_OURS_LIBDIR=$(abspath $(OUT))
 	QBT_IPC_PEER=$(abspath $(IPC_PEER)) QBT_BB_TOOL=$(abspath $(QB_BLACKBOX)) QBT_BB_CORPUS=$(abspath c-tests/blackbox-corpus)
 EXAMPLES     := $(patsubst examples/%.c,$(TARGET_DIR)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all lib check check-rust check-c check-c-stock check-asan check-abi lint checksuite demo install \
+.PHONY: all lib check check-rust check-c check-c-stock check-asan check-abi lint checksuite demo install fuzz-smoke \
 	uninstall headers clean
 
 all: lib $(OUT)/libqb.pc $(QB_BLACKBOX)
@@ -181,6 +182,12 @@ check-asan: $(ASAN_TESTS) $(ASAN_OUT)/sanitizer-probe $(RB_PEER) $(LOG_PEER) $(I
 		QBT_IMPL=ours QBT_EXPECT_LIB=$(OUT)/$(REALNAME) LD_LIBRARY_PATH=$(OUT) \
 			CK_DEFAULT_TIMEOUT=120 $(ASAN_ENV) $(RB_PEER_ENV) $$t; \
 	done
+
+# Every cargo-fuzz target for FUZZ_SECONDS (default 20) on a scratch copy of its
+# committed corpus (the corpora themselves are replayed by cargo test). Builds
+# in $(TARGET_DIR)/fuzz; crashing inputs go to $(TARGET_DIR)/fuzz-artifacts.
+fuzz-smoke:
+	scripts/fuzz-smoke.sh
 
 check-abi: lib
 	scripts/abi-symbols.sh $(OUT)/$(REALNAME) abi/public-symbols.tsv abi/internal-exports.txt

@@ -20,3 +20,6 @@ pub mod r#loop;
 pub mod map;
 pub mod rb;
 pub mod util;
+
+#[doc(hidden)]
+pub mod fuzzing;

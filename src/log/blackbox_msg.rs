@@ -190,6 +190,12 @@ pub fn deserialize(msg: &[u8], out: &mut Message) {
     };
     let mut i = 0;
     while i < fmt.len() {
+        // A full text cannot change any more. Stopping here also bounds the
+        // work: each later wide conversion would still make snprintf produce
+        // all its padding into the full buffer (milliseconds per record).
+        if out.room() == 0 {
+            return;
+        }
         let Some(rel) = fmt[i..].iter().position(|&b| b == b'%') else {
             out.push(&fmt[i..]);
             return;
