@@ -116,15 +116,15 @@ $(CTEST_OUT)/%: c-tests/%.c c-tests/qbtest.h $(HEADERS) | lib
 $(RB_PEER): c-tests/rb_peer.c c-tests/rb_chunks.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
-$(CTEST_OUT)/check_rb_interop: c-tests/rb_chunks.h
+$(CTEST_OUT)/check_rb_interop $(ASAN_OUT)/check_rb_interop: c-tests/rb_chunks.h
 $(LOG_PEER): c-tests/log_peer.c $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread -ldl
-$(CTEST_OUT)/check_rb_hostile: c-tests/rb_chunks.h
+$(CTEST_OUT)/check_rb_hostile $(ASAN_OUT)/check_rb_hostile: c-tests/rb_chunks.h
 $(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
-$(CTEST_OUT)/check_ipc_interop: c-tests/ipc_chat.h
+$(CTEST_OUT)/check_ipc_interop $(ASAN_OUT)/check_ipc_interop: c-tests/ipc_chat.h
 $(CTEST_OUT)/check_ipc_hostile_wire $(ASAN_OUT)/check_ipc_hostile_wire: c-tests/ipc_chat.h c-tests/ipc_evil_server.h
 $(CTEST_OUT)/check_ipc_hostile_shm $(ASAN_OUT)/check_ipc_hostile_shm: c-tests/ipc_chat.h c-tests/ipc_shm_evil.h
 
@@ -169,12 +169,15 @@ $(ASAN_OUT)/sanitizer-probe: scripts/sanitizer-probe.c
 
 check-asan: $(ASAN_TESTS) $(ASAN_OUT)/sanitizer-probe $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)
 	@set -e; p=$(ASAN_OUT)/sanitizer-probe; \
-	for kind in heap-overflow use-after-free signed-overflow; do \
+	for probe in heap-overflow:heap-buffer-overflow use-after-free:heap-use-after-free \
+			signed-overflow:'signed integer overflow'; do \
+		kind=$${probe%%:*} report=$${probe#*:}; \
 		if $(ASAN_ENV) $$p $$kind 2>$(ASAN_OUT)/probe.err; then \
 			echo "check-asan: probe $$kind was not caught: sanitizer not active" >&2; exit 1; fi; \
-		grep -qE 'AddressSanitizer|runtime error' $(ASAN_OUT)/probe.err || \
-			{ echo "check-asan: probe $$kind died without a sanitizer report" >&2; exit 1; }; \
-		echo "check-asan: probe $$kind caught by the sanitizer"; \
+		grep -q "$$report" $(ASAN_OUT)/probe.err || \
+			{ echo "check-asan: probe $$kind died without a '$$report' report" >&2; \
+			  head -5 $(ASAN_OUT)/probe.err >&2; exit 1; }; \
+		echo "check-asan: probe $$kind caught by the sanitizer ($$report)"; \
 	done; \
 	for t in $(ASAN_TESTS); do \
 		readelf -d $$t | grep -q 'libasan' || { echo "check-asan: $$t lacks libasan" >&2; exit 1; }; \

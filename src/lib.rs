@@ -21,5 +21,8 @@ pub mod map;
 pub mod rb;
 pub mod util;
 
+// Entry points of the fuzz targets in fuzz/ (cargo-fuzz builds with
+// `--cfg fuzzing`) and the corpus replay tests; not part of the shipped library.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;

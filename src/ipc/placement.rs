@@ -50,6 +50,14 @@ pub fn of_peer(peer: libc::pid_t) -> Placement {
     }
 }
 
+/// Whether we are an ordinary time-shared thread: only then does
+/// `sched_yield` hand our CPU to a time-shared peer (a real-time thread that
+/// yields keeps it).
+pub fn time_shared() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { libc::sched_getscheduler(0) == libc::SCHED_OTHER }
+}
+
 /// Hands the CPU to another runnable thread (the peer, when it shares our CPU).
 pub fn yield_cpu() {
     // SAFETY: no arguments; cannot fail on Linux.

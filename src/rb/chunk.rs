@@ -99,6 +99,10 @@ pub struct Reserved {
     max_len: usize,
 }
 
+/// One reservation attempt: `Ok((write_pt, free_words))` when it was made,
+/// `Err((write_pt, read_pt))` when the ring was too full.
+type Attempt = Result<(u32, u32), (u32, u32)>;
+
 /// A committed chunk located and validated at the read position.
 pub struct Found {
     pub pos: u32,
@@ -146,29 +150,32 @@ impl RingBuffer {
     }
 
     /// One attempt to reserve `len` bytes at the write position: marks the
-    /// chunk allocated and returns `(write_pt, free_words)`, or None when full.
+    /// chunk allocated and returns `Ok((write_pt, free_words))`, or
+    /// `Err((write_pt, read_pt))` (both checked) when the ring is too full.
     #[inline(always)]
-    fn reserve(&self, len: usize) -> Result<Option<(u32, u32)>, i32> {
+    fn try_reserve(&self, len: usize) -> Result<Attempt, i32> {
         let (w, r) = self.positions()?;
         let free = self.geo.free_words(w, r, self.queued());
         if !Geometry::fits(free, len) {
-            return Ok(None);
+            return Ok(Err((w, r)));
         }
-        self.data.set_len_at(w, 0)?;
-        self.data.set_magic_at(w, MAGIC_ALLOC)?;
-        Ok(Some((w, free)))
+        self.mark_allocated(w)?;
+        Ok(Ok((w, free)))
+    }
+
+    /// `try_reserve`, None when full.
+    #[inline(always)]
+    fn reserve(&self, len: usize) -> Result<Option<(u32, u32)>, i32> {
+        Ok(self.try_reserve(len)?.ok())
     }
 
     /// Reserves, dropping the oldest chunks of an overwrite ring as needed.
     #[inline(always)]
     fn reserve_or_reclaim(&self, len: usize) -> Result<(u32, u32), i32> {
-        let (w, r) = self.positions()?;
-        let free = self.geo.free_words(w, r, self.queued());
-        if Geometry::fits(free, len) {
-            self.mark_allocated(w)?;
-            return Ok((w, free));
+        match self.try_reserve(len)? {
+            Ok(found) => Ok(found),
+            Err((w, r)) => self.reserve_slow(w, r, len),
         }
-        self.reserve_slow(w, r, len)
     }
 
     /// Like `reserve_or_reclaim`, with the full-ring path out of line: the
@@ -177,13 +184,10 @@ impl RingBuffer {
     /// reclaim loop inline.
     #[inline(always)]
     fn reserve_fast(&self, len: usize) -> Result<(u32, u32), i32> {
-        let (w, r) = self.positions()?;
-        let free = self.geo.free_words(w, r, self.queued());
-        if Geometry::fits(free, len) {
-            self.mark_allocated(w)?;
-            return Ok((w, free));
+        match self.try_reserve(len)? {
+            Ok(found) => Ok(found),
+            Err((w, r)) => self.reserve_slow_outlined(w, r, len),
         }
-        self.reserve_slow_outlined(w, r, len)
     }
 
     #[inline(never)]

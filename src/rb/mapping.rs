@@ -174,16 +174,22 @@ pub fn create_file(
             }
         };
         // From here on the file is ours: remove it again on any failure.
-        let made = size_new_file(&fd, len)
-            .and_then(|()| owner.map_or(Ok(()), |o| apply_owner(&fd, o)))
-            .and_then(|()| describe(fd, path.clone()));
-        return match made {
-            Ok(file) => Ok(file),
+        let file = match size_new_file(&fd, len).and_then(|()| describe(fd, path.clone())) {
+            Ok(file) => file,
             Err(e) => {
                 unlink(&path);
-                Err(e)
+                return Err(e);
             }
         };
+        // The owner goes last: once the file is the client's, a failure may
+        // only remove it while the name still leads to it.
+        if let Some(o) = owner
+            && let Err(e) = apply_owner(&file.fd, o)
+        {
+            unlink_if_same(&file.path, file.id);
+            return Err(e);
+        }
+        return Ok(file);
     }
     Err(last)
 }

@@ -61,9 +61,9 @@ pub enum Patience {
 /// the futex sleep and the wake-up the server would otherwise pay for.
 pub fn patience_for(server_pid: libc::pid_t) -> Patience {
     match placement::of_peer(server_pid) {
-        Placement::SameCpu => Patience::Yield,
+        Placement::SameCpu if placement::time_shared() => Patience::Yield,
         Placement::OtherCpus => Patience::Spin,
-        Placement::Mixed => Patience::Sleep,
+        _ => Patience::Sleep,
     }
 }
 

@@ -223,13 +223,21 @@ pub unsafe extern "C" fn accept_ready(fd: i32, revents: i32, data: *mut c_void) 
     0
 }
 
+/// Whether the per-uid caps apply to clients of `uid`. Root and the server's
+/// own uid are exempt: they can already do anything to this process, so
+/// capping them protects nothing, and root daemons serve many root tools.
+pub fn uid_is_capped(uid: u32) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    uid != 0 && uid != unsafe { libc::geteuid() }
+}
+
 /// Why a new client may not start a handshake, if it may not.
 fn half_open_refusal(s: &Service, uid: Option<u32>, lim: &Limits) -> Option<&'static str> {
     let g = lock(&s.pending);
     if g.len() >= MAX_PENDING {
         return Some("too many half-open IPC connections");
     }
-    if let (Some(uid), Some(cap)) = (uid, lim.half_open_per_uid)
+    if let (Some(uid), Some(cap)) = (uid.filter(|&u| uid_is_capped(u)), lim.half_open_per_uid)
         && g.iter().filter(|p| p.uid == Some(uid)).count() >= cap
     {
         return Some("too many half-open IPC connections from one uid");

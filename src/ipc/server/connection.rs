@@ -149,9 +149,10 @@ pub struct Connection {
     initial: Mutex<Option<Arc<Connection>>>,
     context: AtomicPtr<c_void>,
     pub(super) stats: ConnectionCounters,
-    /// The client can only run on the one CPU we are pinned to: after an
-    /// SHM response we yield it, so the client takes the response without a
-    /// futex sleep and wake-up (see `crate::ipc::placement`).
+    /// At connect time, we (an ordinary time-shared thread) and the client
+    /// were both pinned to the same one CPU: after an SHM response we yield
+    /// it, so the client takes the response without a futex sleep and
+    /// wake-up (see `crate::ipc::placement`).
     yield_after_response: bool,
 }
 
@@ -193,7 +194,8 @@ impl Connection {
             initial: Mutex::new(None),
             context: AtomicPtr::new(std::ptr::null_mut()),
             stats: ConnectionCounters::default(),
-            yield_after_response: placement::of_peer(pid) == Placement::SameCpu,
+            yield_after_response: placement::of_peer(pid) == Placement::SameCpu
+                && placement::time_shared(),
         });
         *lock(&c.initial) = Some(c.clone());
         c
@@ -368,14 +370,9 @@ impl Connection {
     /// The client damaged memory we share with it (a ring or the control
     /// file: corrupt, or truncated so that touching it faulted). Nothing more
     /// can be exchanged: disconnect it from a HIGH job, outside whatever
-    /// library call or callback noticed it. Always logged.
+    /// library call or callback noticed it. Logged once, when the disconnect
+    /// is scheduled (a damaged client may fail many calls before it runs).
     pub(super) fn broken(self: &Arc<Self>, e: i32) {
-        qb_util_log!(
-            libc::LOG_WARNING as u8,
-            "client {} damaged its shared memory (errno {}): disconnecting",
-            self.description,
-            e
-        );
         {
             let mut g = lock(&self.inner);
             if g.disconnect_scheduled {
@@ -383,6 +380,12 @@ impl Connection {
             }
             g.disconnect_scheduled = true;
         }
+        qb_util_log!(
+            libc::LOG_WARNING as u8,
+            "client {} damaged its shared memory (errno {}): disconnecting",
+            self.description,
+            e
+        );
         let data = Arc::into_raw(self.clone()).cast_mut().cast::<c_void>();
         // SAFETY: `data` owns a reference, released by the job.
         if unsafe { self.service.poll().job(PRIO_HIGH, data, rerun_disconnect) }.is_err() {

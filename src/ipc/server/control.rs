@@ -62,9 +62,6 @@ impl ControlFile {
             if rc != 0 && rc != libc::EINVAL && rc != libc::EOPNOTSUPP {
                 return Err(fail(rc));
             }
-            // Ownership and mode are best effort, as in libqb (logged there).
-            let _ = libc::fchown(raw, uid, gid);
-            let _ = libc::fchmod(raw, mode);
         }
         // SAFETY: zeroed stat is a valid out-buffer.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -96,6 +93,14 @@ impl ControlFile {
         // Dropping `c` on a failure unmaps and removes the file.
         for i in 0..6 {
             c.store(i, 0)?;
+        }
+        // Ownership and mode last (best effort, as in libqb, which logs it):
+        // once the client owns the file, only `c`'s identity-checked removal
+        // may touch its name.
+        // SAFETY: plain syscalls on our descriptor.
+        unsafe {
+            let _ = libc::fchown(raw, uid, gid);
+            let _ = libc::fchmod(raw, mode);
         }
         Ok(c)
     }

@@ -17,7 +17,7 @@ use crate::ipc::sock::{self, Creds};
 use crate::ipc::wire::{ConnectionRequest, ConnectionResponse, MIN_MSG_SIZE, PATH_FIELD};
 use crate::qb_util_log;
 
-use super::accept::{RateLimitedLog, limits};
+use super::accept::{RateLimitedLog, limits, uid_is_capped};
 use super::conndir::ConnDir;
 use super::connection::{Channels, Connection, State, Transport};
 use super::dispatch::{dispatch_request, socket_liveness};
@@ -85,6 +85,7 @@ static PER_UID_LOG: RateLimitedLog = RateLimitedLog::new();
 pub fn new_connection(s: &Arc<Service>, setup: OwnedFd, req: &ConnectionRequest, creds: Creds) {
     let fd = setup.as_raw_fd();
     if let Some(cap) = limits().connections_per_uid
+        && uid_is_capped(creds.uid)
         && s.connections_of_uid(creds.uid) >= cap
     {
         if let Some(dropped) = PER_UID_LOG.allow() {
