@@ -2,6 +2,7 @@
 //! wire-compatible with stock libqb 2.0.x.
 
 pub mod client;
+pub mod control_words;
 pub mod placement;
 pub mod server;
 pub mod sock;

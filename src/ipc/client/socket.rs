@@ -9,30 +9,23 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr::NonNull;
 
 use libc::{EAGAIN, EINVAL, EMSGSIZE, ENOTCONN, ETIMEDOUT};
 
 use super::cleanup;
 use super::unix;
+use crate::ipc::control_words::{ControlWords, SENT};
 use crate::ipc::sock::{self, UnixAddr};
 use crate::ipc::wire::{
     CONTROL_EVENT, CONTROL_FILE_SIZE, CONTROL_REQUEST, CONTROL_RESPONSE, SOCKET_DIR,
 };
-use crate::rb::guarded;
 
 /// The mapped control file.
 struct Control {
-    base: NonNull<u32>,
+    words: ControlWords,
     /// The file, if it may be removed at disconnect.
     leftovers: Option<cleanup::Leftovers>,
 }
-
-// SAFETY: the mapping is shared memory touched only through the guarded
-// (atomic) primitives.
-unsafe impl Send for Control {}
-// SAFETY: as above.
-unsafe impl Sync for Control {}
 
 impl Control {
     fn open(name: &CStr) -> Result<Control, i32> {
@@ -59,7 +52,6 @@ impl Control {
     }
 
     fn map(path: &CStr) -> Result<Control, i32> {
-        guarded::install();
         // SAFETY: NUL-terminated path.
         let fd = unsafe {
             libc::open(
@@ -86,48 +78,22 @@ impl Control {
         {
             return Err(sock::errno());
         }
-        // SAFETY: fresh shared mapping of the file's first 24 bytes.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                CONTROL_FILE_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(sock::errno());
-        }
         Ok(Control {
-            base: NonNull::new(p.cast()).ok_or(EINVAL)?,
+            words: ControlWords::map(fd.as_raw_fd())?,
             leftovers: cleanup::Leftovers::record(std::iter::once(path)),
         })
     }
 
     /// `sent` (field 0) or `flow_control` (field 1) of entry `which`.
     #[inline]
-    fn word(&self, which: usize, field: usize) -> *mut u32 {
-        debug_assert!(which < 3 && field < 2);
-        // SAFETY: 3 entries of 2 aligned words are mapped; the index is
-        // clamped into them.
-        unsafe { self.base.as_ptr().add((which * 2 + field).min(5)) }
-    }
-
-    #[inline]
     fn load(&self, which: usize, field: usize) -> Result<i32, i32> {
-        // SAFETY: aligned word of our live mapping; a truncated file faults
-        // into Err.
-        Ok(unsafe { guarded::load_u32(self.word(which, field)) }? as i32)
+        self.words.load(which, field)
     }
 
     /// Atomically adds `delta` to the `sent` counter of entry `which`.
     #[inline]
     fn sent_add(&self, which: usize, delta: i32) -> Result<(), i32> {
-        // SAFETY: as for load (a locked xadd).
-        unsafe { guarded::fetch_add_u32(self.word(which, 0), delta as u32) }?;
-        Ok(())
+        self.words.add(which, SENT, delta)
     }
 }
 
@@ -140,13 +106,6 @@ impl Control {
         if let Some(l) = l {
             l.remove(false);
         }
-    }
-}
-
-impl Drop for Control {
-    fn drop(&mut self) {
-        // SAFETY: we mapped exactly CONTROL_FILE_SIZE bytes at base.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), CONTROL_FILE_SIZE) };
     }
 }
 
@@ -414,6 +373,7 @@ fn wait_dgram(fd: RawFd, setup: RawFd, ms: i32) -> Result<(), i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rb::guarded;
 
     #[cfg(target_arch = "x86_64")]
     #[test]

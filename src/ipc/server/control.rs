@@ -11,29 +11,22 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::ptr::NonNull;
 
+use crate::ipc::control_words::{ControlWords, FLOW_CONTROL, SENT};
 use crate::ipc::sock::errno;
-use crate::ipc::wire::{CONTROL_FILE_SIZE, CONTROL_REQUEST};
-use crate::rb::guarded;
+use crate::ipc::wire::{CONTROL_EVENT, CONTROL_FILE_SIZE, CONTROL_REQUEST, CONTROL_RESPONSE};
 
 pub struct ControlFile {
-    base: NonNull<u32>,
+    words: ControlWords,
     path: CString,
     dev: u64,
     ino: u64,
 }
 
-// SAFETY: the mapping is only accessed through the guarded (atomic) primitives.
-unsafe impl Send for ControlFile {}
-// SAFETY: as above.
-unsafe impl Sync for ControlFile {}
-
 impl ControlFile {
     /// Creates the file exclusively, owned by `uid:gid` with `mode`, and maps it.
     pub fn create(path: &str, uid: u32, gid: u32, mode: u32) -> Result<ControlFile, i32> {
         let path = CString::new(path).map_err(|_| libc::EINVAL)?;
-        guarded::install();
         let flags = libc::O_CREAT
             | libc::O_EXCL
             | libc::O_TRUNC
@@ -69,30 +62,17 @@ impl ControlFile {
         if unsafe { libc::fstat(raw, &mut st) } != 0 {
             return Err(fail(errno()));
         }
-        // SAFETY: mapping the 24 bytes we just sized.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                CONTROL_FILE_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                raw,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(fail(errno()));
-        }
-        let base = NonNull::new(p.cast::<u32>()).ok_or_else(|| fail(libc::ENOMEM))?;
+        let words = ControlWords::map(raw).map_err(fail)?;
         let c = ControlFile {
-            base,
+            words,
             path,
             dev: st.st_dev,
             ino: st.st_ino,
         };
         // Dropping `c` on a failure unmaps and removes the file.
-        for i in 0..6 {
-            c.store(i, 0)?;
+        for which in [CONTROL_REQUEST, CONTROL_RESPONSE, CONTROL_EVENT] {
+            c.words.store(which, SENT, 0)?;
+            c.words.store(which, FLOW_CONTROL, 0)?;
         }
         // Ownership and mode last (best effort, as in libqb, which logs it):
         // once the client owns the file, only `c`'s identity-checked removal
@@ -105,38 +85,19 @@ impl ControlFile {
         Ok(c)
     }
 
-    /// Word `i` (0..6) of the mapping.
-    fn word(&self, i: usize) -> *mut u32 {
-        // SAFETY: the mapping holds 6 aligned words; the index is clamped.
-        unsafe { self.base.as_ptr().add(i.min(5)) }
-    }
-
-    fn load(&self, i: usize) -> Result<i32, i32> {
-        // SAFETY: aligned word inside our live mapping; a truncated file
-        // faults into Err.
-        Ok(unsafe { guarded::load_u32(self.word(i)) }? as i32)
-    }
-
-    fn store(&self, i: usize, v: i32) -> Result<(), i32> {
-        // SAFETY: as for load.
-        Ok(unsafe { guarded::store_u32(self.word(i), v as u32) }?)
-    }
-
     /// `sent` of entry `which` (CONTROL_REQUEST/RESPONSE/EVENT); EBADMSG
     /// when the client truncated the file.
     pub fn sent(&self, which: usize) -> Result<i32, i32> {
-        self.load(which * 2)
+        self.words.load(which, SENT)
     }
 
     pub fn sent_add(&self, which: usize, delta: i32) -> Result<(), i32> {
-        // SAFETY: as for load (a locked xadd: atomic against the client).
-        unsafe { guarded::fetch_add_u32(self.word(which * 2), delta as u32) }?;
-        Ok(())
+        self.words.add(which, SENT, delta)
     }
 
     /// The client's send gate (`flow_control` of the request entry).
     pub fn set_flow_control(&self, v: i32) -> Result<(), i32> {
-        self.store(CONTROL_REQUEST * 2 + 1, v)
+        self.words.store(CONTROL_REQUEST, FLOW_CONTROL, v)
     }
 
     pub fn path(&self) -> &str {
@@ -146,10 +107,9 @@ impl ControlFile {
 
 impl Drop for ControlFile {
     fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping; then unlinking the path only if it
-        // still names our file.
+        // SAFETY: unlinking the path only if it still names our file (the
+        // mapping goes with `words`).
         unsafe {
-            libc::munmap(self.base.as_ptr().cast(), CONTROL_FILE_SIZE);
             let mut st: libc::stat = std::mem::zeroed();
             if libc::lstat(self.path.as_ptr(), &mut st) == 0
                 && st.st_dev == self.dev
@@ -164,7 +124,7 @@ impl Drop for ControlFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipc::wire::{CONTROL_EVENT, CONTROL_RESPONSE};
+    use crate::rb::guarded;
 
     fn temp_path(tag: &str) -> String {
         format!("/dev/shm/qb-rs-control-test-{}-{}", std::process::id(), tag)
