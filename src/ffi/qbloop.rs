@@ -218,6 +218,28 @@ pub unsafe extern "C" fn qb_loop_poll_low_fds_event_set(
     0
 }
 
+/// The loop and C callback of `qb_loop_poll_add`/`_mod`; None when either is
+/// missing.
+///
+/// # Safety
+/// `l` is NULL (the default loop) or a live loop.
+unsafe fn poll_target<'a>(
+    l: *mut qb_loop_t,
+    data: *mut c_void,
+    dispatch_fn: qb_loop_poll_dispatch_fn,
+) -> Option<(&'a Loop, PollFn)> {
+    // SAFETY: per this function's contract.
+    let lp = unsafe { resolve(l) }?;
+    let func = dispatch_fn?;
+    Some((
+        lp,
+        PollFn::C {
+            func,
+            data: UserData(data),
+        },
+    ))
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qb_loop_poll_add(
     l: *mut qb_loop_t,
@@ -228,12 +250,8 @@ pub unsafe extern "C" fn qb_loop_poll_add(
     dispatch_fn: qb_loop_poll_dispatch_fn,
 ) -> i32 {
     // SAFETY: per the libqb contract.
-    let (Some(lp), Some(func)) = (unsafe { resolve(l) }, dispatch_fn) else {
+    let Some((lp, cb)) = (unsafe { poll_target(l, data, dispatch_fn) }) else {
         return -libc::EINVAL;
-    };
-    let cb = PollFn::C {
-        func,
-        data: UserData(data),
     };
     crate::ffi::status(priority(p).and_then(|p| lp.poll_add(p, fd, events, cb)))
 }
@@ -248,12 +266,8 @@ pub unsafe extern "C" fn qb_loop_poll_mod(
     dispatch_fn: qb_loop_poll_dispatch_fn,
 ) -> i32 {
     // SAFETY: per the libqb contract.
-    let (Some(lp), Some(func)) = (unsafe { resolve(l) }, dispatch_fn) else {
+    let Some((lp, cb)) = (unsafe { poll_target(l, data, dispatch_fn) }) else {
         return -libc::EINVAL;
-    };
-    let cb = PollFn::C {
-        func,
-        data: UserData(data),
     };
     crate::ffi::status(priority(p).and_then(|p| lp.poll_mod(p, fd, events, cb)))
 }
