@@ -108,20 +108,20 @@ check: all
 check-rust:
 	$(CARGO) test --release --locked
 
-$(CTEST_OUT)/%: c-tests/%.c c-tests/qbtest.h $(HEADERS) | lib
+$(CTEST_OUT)/%: c-tests/%.c c-tests/qbtest.h c-tests/mapped_lib.h c-tests/peer_spawn.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude $(CHECK_CFLAGS) -o $@ $< \
 		-L$(OUT) -lqb $(CHECK_LIBS) -pthread
 
-$(RB_PEER): c-tests/rb_peer.c c-tests/rb_chunks.h $(HEADERS) | lib
+$(RB_PEER): c-tests/rb_peer.c c-tests/rb_chunks.h c-tests/mapped_lib.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
 $(CTEST_OUT)/check_rb_interop $(ASAN_OUT)/check_rb_interop: c-tests/rb_chunks.h
-$(LOG_PEER): c-tests/log_peer.c $(HEADERS) | lib
+$(LOG_PEER): c-tests/log_peer.c c-tests/mapped_lib.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread -ldl
 $(CTEST_OUT)/check_rb_hostile $(ASAN_OUT)/check_rb_hostile: c-tests/rb_chunks.h
-$(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h $(HEADERS) | lib
+$(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h c-tests/mapped_lib.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
 $(CTEST_OUT)/check_ipc_interop $(ASAN_OUT)/check_ipc_interop: c-tests/ipc_chat.h
@@ -159,7 +159,7 @@ ASAN_ENV    := ASAN_OPTIONS=detect_leaks=$(ASAN_LEAKS):fast_unwind_on_malloc=0:a
 	LSAN_OPTIONS=suppressions=$(abspath c-tests/lsan.supp) \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-$(ASAN_OUT)/%: c-tests/%.c c-tests/qbtest.h $(HEADERS) | lib
+$(ASAN_OUT)/%: c-tests/%.c c-tests/qbtest.h c-tests/mapped_lib.h c-tests/peer_spawn.h $(HEADERS) | lib
 	@mkdir -p $(ASAN_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 $(ASAN_FLAGS) -Iinclude $(CHECK_CFLAGS) -o $@ $< \
 		-L$(OUT) -lqb $(CHECK_LIBS) -pthread

@@ -55,6 +55,7 @@
 
 #include "ipc_chat.h"
 #include "ipc_shm_evil.h"
+#include "peer_spawn.h"
 #include "qbtest.h"
 
 #define HOSTILE_CASE()                                                      \
@@ -124,15 +125,6 @@ static int name_seq;
 static const char *server_libdir(void)
 {
 	return getenv(qbt_is_stock() ? "QBT_STOCK_LIBDIR" : "QBT_OURS_LIBDIR");
-}
-
-static int lift_fd(int fd)
-{
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, 20);
-
-	ck_assert_int_ge(high, 20);
-	close(fd);
-	return high;
 }
 
 static void server_alive(struct server *s)
@@ -262,8 +254,7 @@ static void server_wait(struct server *s, const char *field, int n, int *c)
 static void server_start(struct server *s, enum qb_ipc_type type)
 {
 	const char *path = getenv("QBT_IPC_PEER"), *libdir = server_libdir();
-	char expect[PATH_MAX];
-	int to[2], from[2];
+	struct qbt_peer_proc pp;
 	const char *l;
 
 	ck_assert_msg(path != NULL && libdir != NULL,
@@ -272,33 +263,15 @@ static void server_start(struct server *s, enum qb_ipc_type type)
 	memset(s, 0, sizeof(*s));
 	s->type = type;
 	snprintf(s->name, sizeof(s->name), "h2shm-%d-%d", (int)getpid(), ++name_seq);
-	snprintf(expect, sizeof(expect), "%s/libqb.so.100", libdir);
-	ck_assert_int_eq(pipe(to), 0);
-	ck_assert_int_eq(pipe(from), 0);
-	to[0] = lift_fd(to[0]);
-	to[1] = lift_fd(to[1]);
-	from[0] = lift_fd(from[0]);
-	from[1] = lift_fd(from[1]);
-	fflush(stdout);
-	fflush(stderr);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
+	{
 		char *argv[] = {(char *)path, "server", s->name,
 				type == QB_IPC_SOCKET ? "socket" : "shm", NULL};
 
-		if (dup2(to[0], 0) < 0 || dup2(from[1], 3) < 0)
-			_exit(126);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		setenv("LD_LIBRARY_PATH", libdir, 1);
-		setenv("QBT_PEER_EXPECT_LIB", expect, 1);
-		execv(path, argv);
-		_exit(127);
+		pp = qbt_peer_spawn(argv, libdir, NULL, NULL);
 	}
-	close(to[0]);
-	close(from[1]);
-	s->cmd = to[1];
-	s->ans = from[0];
+	s->pid = pp.pid;
+	s->cmd = pp.cmd;
+	s->ans = pp.ans;
 	l = server_line(s);
 	ck_assert_msg(strncmp(l, "READY ", 6) == 0, "server: %s", l);
 	s->base_fds = server_fds(s);

@@ -52,6 +52,7 @@
 
 #include "ipc_chat.h"
 #include "ipc_evil_server.h"
+#include "peer_spawn.h"
 #include "qbtest.h"
 
 #define HOSTILE_CASE()                                                      \
@@ -97,15 +98,6 @@ static int name_counter;
 static const char *server_libdir(void)
 {
 	return getenv(qbt_is_stock() ? "QBT_STOCK_LIBDIR" : "QBT_OURS_LIBDIR");
-}
-
-static int lift_fd(int fd)
-{
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-
-	ck_assert_int_ge(high, 10);
-	close(fd);
-	return high;
 }
 
 /* Reads one answer line into S.line; returns 0, or -1 on end of input. */
@@ -188,58 +180,44 @@ struct server_opts {
  * when it said READY, or -1 when it failed to start (its FAIL line is in
  * S.line).
  */
+/* In the server's process, before exec: the options' environment and
+ * limits. */
+static void server_child_setup(void *arg)
+{
+	const struct server_opts *o = arg;
+	struct rlimit fsize = {256u << 20, 256u << 20};
+	int i;
+
+	for (i = 0; o != NULL && i < 6 && o->env[i] != NULL; i++)
+		putenv((char *)o->env[i]);
+	/* A server that believes a client's 4 GiB must not fill the
+	 * machine's memory through /dev/shm: EFBIG instead. */
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &fsize);
+	if (o != NULL && o->nofile != 0) {
+		struct rlimit nf = {o->nofile, o->nofile};
+
+		setrlimit(RLIMIT_NOFILE, &nf);
+	}
+}
+
 static int server_try_start(const struct server_opts *o, const char *name)
 {
 	const char *path = getenv("QBT_IPC_PEER"), *libdir = server_libdir();
-	char expect[PATH_MAX];
-	int to_peer[2], from_peer[2];
+	char *argv[] = {(char *)path, "server", S.name, "shm", NULL};
+	struct qbt_peer_proc pp;
 
 	ck_assert_msg(path != NULL && libdir != NULL,
 		      "QBT_IPC_PEER, QBT_OURS_LIBDIR and QBT_STOCK_LIBDIR must be set");
-	snprintf(expect, sizeof(expect), "%s/libqb.so.100", libdir);
 	memset(&S, 0, sizeof(S));
 	if (name != NULL)
 		snprintf(S.name, sizeof(S.name), "%s", name);
 	else
 		snprintf(S.name, sizeof(S.name), "qbhw-%d-%d", (int)getpid(), name_counter++);
-	ck_assert_int_eq(pipe(to_peer), 0);
-	ck_assert_int_eq(pipe(from_peer), 0);
-	to_peer[0] = lift_fd(to_peer[0]);
-	to_peer[1] = lift_fd(to_peer[1]);
-	from_peer[0] = lift_fd(from_peer[0]);
-	from_peer[1] = lift_fd(from_peer[1]);
-	fflush(stdout);
-	fflush(stderr);
-	S.pid = fork();
-	ck_assert_int_ge(S.pid, 0);
-	if (S.pid == 0) {
-		char *argv[] = {(char *)path, "server", S.name, "shm", NULL};
-		struct rlimit fsize = {256u << 20, 256u << 20};
-		int i;
-
-		if (dup2(to_peer[0], 0) < 0 || dup2(from_peer[1], 3) < 0)
-			_exit(126);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		setenv("LD_LIBRARY_PATH", libdir, 1);
-		setenv("QBT_PEER_EXPECT_LIB", expect, 1);
-		for (i = 0; o != NULL && i < 6 && o->env[i] != NULL; i++)
-			putenv((char *)o->env[i]);
-		/* A server that believes a client's 4 GiB must not fill the
-		 * machine's memory through /dev/shm: EFBIG instead. */
-		signal(SIGXFSZ, SIG_IGN);
-		setrlimit(RLIMIT_FSIZE, &fsize);
-		if (o != NULL && o->nofile != 0) {
-			struct rlimit nf = {o->nofile, o->nofile};
-
-			setrlimit(RLIMIT_NOFILE, &nf);
-		}
-		execv(path, argv);
-		_exit(127);
-	}
-	close(to_peer[0]);
-	close(from_peer[1]);
-	S.cmd = to_peer[1];
-	S.ans = from_peer[0];
+	pp = qbt_peer_spawn(argv, libdir, server_child_setup, (void *)o);
+	S.pid = pp.pid;
+	S.cmd = pp.cmd;
+	S.ans = pp.ans;
 	if (server_read_line(GUARD_MS) != 0)
 		return -1;
 	if (strncmp(S.line, "READY ", 6) != 0)

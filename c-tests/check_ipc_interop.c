@@ -30,6 +30,7 @@
 #include <qb/qbutil.h>
 
 #include "ipc_chat.h"
+#include "peer_spawn.h"
 #include "qbtest.h"
 
 #define GUARD_MS 30000 /* only turns a dead peer into a failure */
@@ -68,49 +69,18 @@ static int peer_available(void)
 	return 0;
 }
 
-static int lift_fd(int fd)
-{
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-
-	ck_assert_int_ge(high, 10);
-	close(fd);
-	return high;
-}
-
 static void peer_start(struct peer *p, const char *a1, const char *a2, const char *a3)
 {
-	const char *path = getenv("QBT_IPC_PEER"), *libdir = peer_libdir();
-	char expect[PATH_MAX];
+	const char *path = getenv("QBT_IPC_PEER");
 	char *argv[] = {(char *)path, (char *)a1, (char *)a2, (char *)a3, NULL};
-	int to_peer[2], from_peer[2];
+	struct qbt_peer_proc pp;
 
-	ck_assert_msg(path != NULL && access(path, X_OK) == 0,
-		      "QBT_IPC_PEER must name the ipc_peer program");
-	snprintf(expect, sizeof(expect), "%s/libqb.so.100", libdir);
+	ck_assert_msg(path != NULL, "QBT_IPC_PEER must name the ipc_peer program");
 	memset(p, 0, sizeof(*p));
-	ck_assert_int_eq(pipe(to_peer), 0);
-	ck_assert_int_eq(pipe(from_peer), 0);
-	to_peer[0] = lift_fd(to_peer[0]);
-	to_peer[1] = lift_fd(to_peer[1]);
-	from_peer[0] = lift_fd(from_peer[0]);
-	from_peer[1] = lift_fd(from_peer[1]);
-	fflush(stdout);
-	fflush(stderr);
-	p->pid = fork();
-	ck_assert_int_ge(p->pid, 0);
-	if (p->pid == 0) {
-		if (dup2(to_peer[0], 0) < 0 || dup2(from_peer[1], 3) < 0)
-			_exit(126);
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed case */
-		setenv("LD_LIBRARY_PATH", libdir, 1);
-		setenv("QBT_PEER_EXPECT_LIB", expect, 1);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(to_peer[0]);
-	close(from_peer[1]);
-	p->cmd = to_peer[1];
-	p->ans = from_peer[0];
+	pp = qbt_peer_spawn(argv, peer_libdir(), NULL, NULL);
+	p->pid = pp.pid;
+	p->cmd = pp.cmd;
+	p->ans = pp.ans;
 }
 
 /* Closes our ends and waits for the peer; returns its wait status. */
@@ -369,22 +339,10 @@ static int is_stock_lib(const char *path)
 /* True when this process runs on the stock library. */
 static int we_are_stock(void)
 {
-	char line[PATH_MAX + 256];
-	FILE *maps = fopen("/proc/self/maps", "r");
-	int stock = 0;
+	char path[PATH_MAX];
 
-	ck_assert_ptr_nonnull(maps);
-	while (fgets(line, sizeof(line), maps)) {
-		char *path = strchr(line, '/');
-
-		if (path == NULL || strstr(path, "libqb.so") == NULL)
-			continue;
-		path[strcspn(path, "\n")] = '\0';
-		stock = is_stock_lib(path);
-		break;
-	}
-	fclose(maps);
-	return stock;
+	ck_assert_int_ge(qbt_mapped_libqb(NULL, NULL, path, sizeof(path)), 0);
+	return path[0] != '\0' && is_stock_lib(path);
 }
 
 static const char *tword(enum qb_ipc_type t)

@@ -31,6 +31,7 @@
 #include <qb/qbrb.h>
 
 #include "ipc_chat.h"
+#include "peer_spawn.h"
 #include "qbtest.h"
 
 /* ------------------------------------------------------------ environment */
@@ -164,36 +165,22 @@ static void peer_cmd(struct peer *p, char *line, size_t size, const char *fmt, .
 
 static void peer_start(struct peer *p, int which, int shm)
 {
-	const char *path = peer_path(), *dir = server_libdir(which);
-	char expect[PATH_MAX], line[128];
-	int to[2], from[2];
+	const char *path = peer_path();
+	char line[128];
+	struct qbt_peer_proc pp;
 
 	memset(p, 0, sizeof(*p));
 	p->shm = shm;
 	unique_name(p->name, sizeof(p->name), shm ? "shm" : "sock");
 	ck_assert_msg(access(path, X_OK) == 0, "no ipc_peer at %s", path);
-	snprintf(expect, sizeof(expect), "%s/libqb.so.100", dir);
-	ck_assert_int_eq(pipe2(to, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(from, O_CLOEXEC), 0);
-	fflush(stdout);
-	fflush(stderr);
-	p->pid = fork();
-	ck_assert_int_ge(p->pid, 0);
-	if (p->pid == 0) {
+	{
 		char *argv[] = {(char *)path, "server", p->name, shm ? "shm" : "socket", NULL};
 
-		if (dup2(to[0], 0) < 0 || dup2(from[1], 3) < 0)
-			_exit(126);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		setenv("LD_LIBRARY_PATH", dir, 1);
-		setenv("QBT_PEER_EXPECT_LIB", expect, 1);
-		execv(path, argv);
-		_exit(127);
+		pp = qbt_peer_spawn(argv, server_libdir(which), NULL, NULL);
 	}
-	close(to[0]);
-	close(from[1]);
-	p->cmd = to[1];
-	p->ans = from[0];
+	p->pid = pp.pid;
+	p->cmd = pp.cmd;
+	p->ans = pp.ans;
 	peer_line(p, line, sizeof(line));
 	ck_assert_msg(strncmp(line, "READY", 5) == 0, "ipc_peer: %s", line);
 }

@@ -26,6 +26,7 @@
 
 #include <qb/qbrb.h>
 
+#include "peer_spawn.h"
 #include "qbtest.h"
 #include "rb_chunks.h"
 
@@ -70,58 +71,22 @@ static int peer_available(void)
 			return;                                             \
 	} while (0)
 
-/* Puts `fd` at a descriptor number above the ones the child rearranges. */
-static int lift_fd(int fd)
-{
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-
-	ck_assert_int_ge(high, 10);
-	close(fd);
-	return high;
-}
-
 static void peer_start(struct peer *p, const char *const *args)
 {
-	const char *path = getenv("QBT_PEER"), *libdir = peer_libdir();
-	char expect[PATH_MAX];
+	const char *path = getenv("QBT_PEER");
 	char *argv[8];
-	int to_peer[2], from_peer[2], i;
+	struct qbt_peer_proc pp;
+	int i;
 
-	ck_assert_msg(path != NULL && access(path, X_OK) == 0,
-		      "QBT_PEER must name the rb_peer program");
-	ck_assert_msg(libdir != NULL, "QBT_OURS_LIBDIR / QBT_STOCK_LIBDIR not set");
-	snprintf(expect, sizeof(expect), "%s/libqb.so.100", libdir);
-	ck_assert_msg(access(expect, R_OK) == 0, "peer library %s missing", expect);
-
+	ck_assert_msg(path != NULL, "QBT_PEER must name the rb_peer program");
 	argv[0] = (char *)path;
 	for (i = 0; args[i] != NULL && i < 6; i++)
 		argv[i + 1] = (char *)args[i];
 	argv[i + 1] = NULL;
-
-	ck_assert_int_eq(pipe(to_peer), 0);
-	ck_assert_int_eq(pipe(from_peer), 0);
-	to_peer[0] = lift_fd(to_peer[0]);
-	to_peer[1] = lift_fd(to_peer[1]);
-	from_peer[0] = lift_fd(from_peer[0]);
-	from_peer[1] = lift_fd(from_peer[1]);
-	fflush(stdout);
-	fflush(stderr);
-	p->pid = fork();
-	ck_assert_int_ge(p->pid, 0);
-	if (p->pid == 0) {
-		/* dup2 clears close-on-exec on the copies the peer keeps. */
-		if (dup2(to_peer[0], 0) < 0 || dup2(from_peer[1], 3) < 0)
-			_exit(126);
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed case */
-		setenv("LD_LIBRARY_PATH", libdir, 1);
-		setenv("QBT_PEER_EXPECT_LIB", expect, 1);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(to_peer[0]);
-	close(from_peer[1]);
-	p->cmd = fdopen(to_peer[1], "w");
-	p->answers = fdopen(from_peer[0], "r");
+	pp = qbt_peer_spawn(argv, peer_libdir(), NULL, NULL);
+	p->pid = pp.pid;
+	p->cmd = fdopen(pp.cmd, "w");
+	p->answers = fdopen(pp.ans, "r");
 	ck_assert_ptr_nonnull(p->cmd);
 	ck_assert_ptr_nonnull(p->answers);
 }

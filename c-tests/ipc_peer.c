@@ -61,6 +61,7 @@
 #include <qb/qbloop.h>
 
 #include "ipc_chat.h"
+#include "mapped_lib.h"
 
 /* Waits longer than this only turn a dead partner into a failure. */
 #define SLICE_MS 1000
@@ -103,28 +104,17 @@ static char mapped_lib[PATH_MAX] = "?";
 static void check_loaded_lib(void)
 {
 	const char *expect = getenv("QBT_PEER_EXPECT_LIB");
-	char want[PATH_MAX], line[PATH_MAX + 256];
-	int found = 0, other = 0;
-	FILE *maps;
+	char want[PATH_MAX];
+	int found, other;
 
 	if (expect != NULL && realpath(expect, want) == NULL)
 		fail("QBT_PEER_EXPECT_LIB %s: %s", expect, strerror(errno));
-	maps = fopen("/proc/self/maps", "r");
-	if (maps == NULL)
+	other = qbt_mapped_libqb(expect != NULL ? want : NULL, &found, mapped_lib,
+				 sizeof(mapped_lib));
+	if (other < 0)
 		fail("cannot read /proc/self/maps");
-	while (fgets(line, sizeof(line), maps)) {
-		char *path = strchr(line, '/');
-
-		if (path == NULL || strstr(path, "libqb.so") == NULL)
-			continue;
-		path[strcspn(path, "\n")] = '\0';
-		snprintf(mapped_lib, sizeof(mapped_lib), "%s", path);
-		if (expect != NULL && strcmp(path, want) == 0)
-			found = 1;
-		else
-			other = 1;
-	}
-	fclose(maps);
+	if (mapped_lib[0] == '\0')
+		snprintf(mapped_lib, sizeof(mapped_lib), "?");
 	if (expect != NULL && (!found || other))
 		fail("expected %s to be the only libqb mapped", want);
 }

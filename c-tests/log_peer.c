@@ -40,6 +40,8 @@
 #include <qb/qbdefs.h>
 #include <qb/qblog.h>
 
+#include "mapped_lib.h"
+
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void fail(const char *fmt, ...)
 {
@@ -115,29 +117,16 @@ static void mark(const char *what)
 static void check_loaded_lib(void)
 {
 	const char *expect = getenv("QBT_PEER_EXPECT_LIB");
-	char want[PATH_MAX], line[PATH_MAX + 256];
-	int found = 0, other = 0;
-	FILE *maps;
+	char want[PATH_MAX];
+	int found, other;
 
 	if (expect == NULL)
 		return;
 	if (realpath(expect, want) == NULL)
 		fail("QBT_PEER_EXPECT_LIB %s: %s", expect, strerror(errno));
-	maps = fopen("/proc/self/maps", "r");
-	if (maps == NULL)
+	other = qbt_mapped_libqb(want, &found, NULL, 0);
+	if (other < 0)
 		fail("cannot read /proc/self/maps");
-	while (fgets(line, sizeof(line), maps)) {
-		char *path = strchr(line, '/');
-
-		if (path == NULL || strstr(path, "libqb.so") == NULL)
-			continue;
-		path[strcspn(path, "\n")] = '\0';
-		if (strcmp(path, want) == 0)
-			found = 1;
-		else
-			other = 1;
-	}
-	fclose(maps);
 	if (!found || other)
 		fail("expected %s to be the only libqb mapped", want);
 }

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapped_lib.h"
+
 /* Declared in qbutil.h; referenced here so every test program links libqb and
  * prints which version it runs against. */
 extern const char *const qb_ver_str;
@@ -39,28 +41,16 @@ static inline int qbt_is_stock(void)
 static inline int qbt_check_loaded_lib(void)
 {
 	const char *expect = getenv("QBT_EXPECT_LIB");
-	char want[PATH_MAX], line[PATH_MAX + 256];
-	FILE *maps;
-	int found = 0, other = 0;
+	char want[PATH_MAX];
+	int found, other;
 
 	if (expect == NULL || realpath(expect, want) == NULL) {
 		fprintf(stderr, "qbtest: QBT_EXPECT_LIB not set or missing\n");
 		return -1;
 	}
-	maps = fopen("/proc/self/maps", "r");
-	if (maps == NULL)
+	other = qbt_mapped_libqb(want, &found, NULL, 0);
+	if (other < 0)
 		return -1;
-	while (fgets(line, sizeof(line), maps)) {
-		char *path = strchr(line, '/');
-		if (path == NULL || strstr(path, "libqb.so") == NULL)
-			continue;
-		path[strcspn(path, "\n")] = '\0';
-		if (strcmp(path, want) == 0)
-			found = 1;
-		else
-			other = 1;
-	}
-	fclose(maps);
 	if (!found || other) {
 		fprintf(stderr, "qbtest: expected %s to be the only libqb mapped\n", want);
 		return -1;

@@ -36,6 +36,7 @@
 
 #include <qb/qbrb.h>
 
+#include "mapped_lib.h"
 #include "rb_chunks.h"
 
 #define WAIT_MS 30000 /* only turns a dead partner into a failure */
@@ -88,29 +89,16 @@ static void await(const char *want)
 static void check_loaded_lib(void)
 {
 	const char *expect = getenv("QBT_PEER_EXPECT_LIB");
-	char want[PATH_MAX], line[PATH_MAX + 256];
-	int found = 0, other = 0;
-	FILE *maps;
+	char want[PATH_MAX];
+	int found, other;
 
 	if (expect == NULL)
 		return;
 	if (realpath(expect, want) == NULL)
 		fail("QBT_PEER_EXPECT_LIB %s: %s", expect, strerror(errno));
-	maps = fopen("/proc/self/maps", "r");
-	if (maps == NULL)
+	other = qbt_mapped_libqb(want, &found, NULL, 0);
+	if (other < 0)
 		fail("cannot read /proc/self/maps");
-	while (fgets(line, sizeof(line), maps)) {
-		char *path = strchr(line, '/');
-
-		if (path == NULL || strstr(path, "libqb.so") == NULL)
-			continue;
-		path[strcspn(path, "\n")] = '\0';
-		if (strcmp(path, want) == 0)
-			found = 1;
-		else
-			other = 1;
-	}
-	fclose(maps);
 	if (!found || other)
 		fail("expected %s to be the only libqb mapped", want);
 }

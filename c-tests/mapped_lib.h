@@ -1,0 +1,49 @@
+/*
+ * Which libqb.so files are mapped into this process, read from
+ * /proc/self/maps. The test programs and the interop peers use it to prove
+ * they run on the library they were meant to (ours or stock).
+ */
+#ifndef QBT_MAPPED_LIB_H
+#define QBT_MAPPED_LIB_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Scans the mapped libqb.so files. `*found` (if given) says whether `want`
+ * (a real path, or NULL) is one of them; `first` (if given, `first_len`
+ * bytes) receives the first one, or "" when none is mapped. Returns how many
+ * mapped libqb.so lines are not `want`, or -1 when the maps are unreadable. */
+static inline int qbt_mapped_libqb(const char *want, int *found, char *first,
+				   size_t first_len)
+{
+	char line[PATH_MAX + 256];
+	FILE *maps = fopen("/proc/self/maps", "r");
+	int other = 0;
+
+	if (found != NULL)
+		*found = 0;
+	if (first != NULL && first_len > 0)
+		first[0] = '\0';
+	if (maps == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), maps)) {
+		char *path = strchr(line, '/');
+
+		if (path == NULL || strstr(path, "libqb.so") == NULL)
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		if (first != NULL && first_len > 0 && first[0] == '\0')
+			snprintf(first, first_len, "%s", path);
+		if (want != NULL && strcmp(path, want) == 0) {
+			if (found != NULL)
+				*found = 1;
+		} else {
+			other++;
+		}
+	}
+	fclose(maps);
+	return other;
+}
+
+#endif /* QBT_MAPPED_LIB_H */
