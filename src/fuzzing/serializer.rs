@@ -8,25 +8,16 @@
 //! the two sequences are independent, so the callee sees exactly the
 //! argument list the format describes.
 
-use std::ffi::{CString, c_char, c_int};
+use std::ffi::CString;
 
 use super::Input;
 use crate::log::blackbox_msg::{self, Message};
+use crate::log::shim::qbrs_serialize_test;
 
 pub const GP: usize = 32;
 pub const FP: usize = 8;
 /// The serializer's own limit (`QB_LOG_ABSOLUTE_MAX_LEN`).
 const CAP_MAX: usize = crate::log::ABSOLUTE_MAX_LEN;
-
-unsafe extern "C" {
-    fn qbrs_serialize_test(
-        use_plan: c_int,
-        buf: *mut c_char,
-        cap: usize,
-        fmt: *const c_char,
-        ...
-    ) -> usize;
-}
 
 /// What the serializer stores for one conversion.
 #[derive(Clone, Copy)]

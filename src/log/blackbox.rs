@@ -29,14 +29,14 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use super::blackbox_reader::{FALLBACK_MESSAGE, FIXED_RECORD_BYTES, MARKER};
 use super::callsite::Callsite;
-use crate::rb::{FLAG_CREATE, FLAG_NO_SEMAPHORE, FLAG_OVERWRITE, Reserved, RingBuffer};
+use crate::rb::{Appender, FLAG_CREATE, FLAG_NO_SEMAPHORE, FLAG_OVERWRITE, RingBuffer};
 
 /// Smallest `QB_LOG_CONF_SIZE` the blackbox accepts (as libqb).
 pub const MIN_SIZE: i32 = 1024;
 /// Size of the C serializer's buffer: a message that long never fits.
 const SERIALIZE_CAP: usize = super::ABSOLUTE_MAX_LEN;
 
-static RING: AtomicPtr<RingBuffer> = AtomicPtr::new(std::ptr::null_mut());
+static RING: AtomicPtr<Appender> = AtomicPtr::new(std::ptr::null_mut());
 /// Owner (`pthread_self()`) of the writer lock, 0 when free.
 static LOCK: AtomicUsize = AtomicUsize::new(0);
 /// Dumps in progress that may use the ring without holding the lock.
@@ -114,7 +114,7 @@ pub fn open(ident: &[u8], size: i32, max_line: i32) -> Result<(), i32> {
     let mut name = ident[..end].to_vec();
     name.extend_from_slice(format!("-{}-blackbox", std::process::id()).as_bytes());
     let flags = FLAG_CREATE | FLAG_OVERWRITE | FLAG_NO_SEMAPHORE;
-    let ring = RingBuffer::open(&name, size as usize, flags, 0)?;
+    let ring = Appender::new(RingBuffer::open(&name, size as usize, flags, 0)?)?;
     let fresh = Box::into_raw(Box::new(ring));
     let _lock = WriterLock::acquire();
     let old = RING.swap(fresh, Ordering::SeqCst);
@@ -169,15 +169,14 @@ fn now() -> libc::timespec {
 pub struct OpenRecord {
     msg: *mut u8,
     cap: usize,
-    ring: *const RingBuffer,
+    ring: *const Appender,
     /// Where the message length field goes.
     len_at: *mut u8,
     head: usize,
-    reserved: Reserved,
 }
 
-/// The C side's `struct qbrs_bb_record` has room for exactly this.
-const _: () = assert!(std::mem::size_of::<OpenRecord>() == 56);
+/// The C side's `struct qbrs_bb_record` has room for this.
+const _: () = assert!(std::mem::size_of::<OpenRecord>() <= 56);
 
 /// Starts one record: takes the writer lock, reserves room in the ring like
 /// libqb (header plus the whole line length, so an overwrite ring drops the
@@ -199,8 +198,7 @@ fn begin(cs: &Callsite, function: &[u8], out: &mut OpenRecord) -> bool {
     let head = FIXED_RECORD_BYTES + function.len();
     // The fixed text always fits, so the reservation covers any message
     // `end` may store.
-    let Ok((reserved, dst)) = ring_ref.reserve_chunk(head + limit.max(FALLBACK_MESSAGE.len()))
-    else {
+    let Ok(dst) = ring_ref.reserve(head + limit.max(FALLBACK_MESSAGE.len())) else {
         return false;
     };
     let ts = now();
@@ -220,7 +218,7 @@ fn begin(cs: &Callsite, function: &[u8], out: &mut OpenRecord) -> bool {
     unsafe {
         std::ptr::copy_nonoverlapping(fixed.as_ptr(), dst, fixed.len());
         let at = dst.add(fixed.len());
-        std::ptr::copy_nonoverlapping(function.as_ptr(), at, function.len());
+        copy_name(at, function);
         let at = at.add(function.len());
         std::ptr::copy_nonoverlapping(times.as_ptr(), at, times.len());
         let len_at = at.add(times.len());
@@ -230,12 +228,58 @@ fn begin(cs: &Callsite, function: &[u8], out: &mut OpenRecord) -> bool {
             ring,
             len_at,
             head,
-            reserved,
         };
     }
     // Released by `end`.
     std::mem::forget(lock);
     true
+}
+
+/// Copies a function name (a few to a few dozen bytes) inline with
+/// overlapping word moves, without the call into libc's memcpy that a
+/// variable-length copy becomes; never reads outside `src`.
+///
+/// # Safety
+/// `dst` is valid for `src.len()` bytes of writes and does not overlap `src`.
+#[inline(always)]
+unsafe fn copy_name(dst: *mut u8, src: &[u8]) {
+    let n = src.len();
+    let s = src.as_ptr();
+    // SAFETY: every access below is inside [0, n) of `src` and `dst`.
+    unsafe {
+        match n {
+            0..4 => {
+                for i in 0..n {
+                    *dst.add(i) = *s.add(i);
+                }
+            }
+            4..8 => {
+                let (a, b) = (
+                    s.cast::<u32>().read_unaligned(),
+                    s.add(n - 4).cast::<u32>().read_unaligned(),
+                );
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            }
+            8..=16 => {
+                let (a, b) = (
+                    s.cast::<u64>().read_unaligned(),
+                    s.add(n - 8).cast::<u64>().read_unaligned(),
+                );
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(n - 8).cast::<u64>().write_unaligned(b);
+            }
+            17..=32 => {
+                let (a, b) = (
+                    s.cast::<u128>().read_unaligned(),
+                    s.add(n - 16).cast::<u128>().read_unaligned(),
+                );
+                dst.cast::<u128>().write_unaligned(a);
+                dst.add(n - 16).cast::<u128>().write_unaligned(b);
+            }
+            _ => std::ptr::copy_nonoverlapping(s, dst, n),
+        }
+    }
 }
 
 /// Finishes the record `begin` opened: `len` message bytes were stored at
@@ -254,7 +298,7 @@ fn end(rec: &OpenRecord, len: usize) {
             std::ptr::copy_nonoverlapping(FALLBACK_MESSAGE.as_ptr(), rec.msg, len);
         }
         std::ptr::copy_nonoverlapping((len as u32).to_ne_bytes().as_ptr(), rec.len_at, 4);
-        let _ = (*rec.ring).publish_chunk(rec.reserved, rec.head + len);
+        let _ = (*rec.ring).publish(rec.head + len);
     }
 }
 
@@ -354,7 +398,7 @@ fn dump_to(fd: i32) -> Result<usize, i32> {
             Err(libc::ENOENT)
         } else {
             // SAFETY: close() does not free a ring while DUMPERS is non-zero.
-            unsafe { &*ring }.write_to_file_after(fd, &MARKER)
+            unsafe { &*ring }.ring().write_to_file_after(fd, &MARKER)
         }
     };
     DUMPERS.fetch_sub(1, Ordering::SeqCst);
@@ -398,15 +442,7 @@ fn errno() -> i32 {
 mod tests {
     use std::ffi::{c_char, c_int, c_void};
 
-    unsafe extern "C" {
-        fn qbrs_serialize_test(
-            use_plan: c_int,
-            buf: *mut c_char,
-            cap: usize,
-            fmt: *const c_char,
-            ...
-        ) -> usize;
-    }
+    use crate::log::shim::qbrs_serialize_test;
 
     /// Serializes `fmt` with the same arguments both ways at several buffer
     /// sizes and demands identical bytes.
@@ -429,6 +465,18 @@ mod tests {
                 }
             }
         }};
+    }
+
+    #[test]
+    fn function_names_of_every_short_length_copy_exactly() {
+        let src: Vec<u8> = (1..=40u8).collect();
+        for n in 0..=src.len() {
+            let mut dst = [0xEEu8; 48];
+            // SAFETY: dst holds 48 >= n bytes; distinct buffers.
+            unsafe { super::copy_name(dst.as_mut_ptr(), &src[..n]) };
+            assert_eq!(dst[..n], src[..n], "length {n}");
+            assert!(dst[n..].iter().all(|&b| b == 0xEE), "wrote past {n}");
+        }
     }
 
     #[test]

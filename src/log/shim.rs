@@ -5,6 +5,21 @@ use std::ffi::{c_char, c_int};
 
 use super::callsite::Callsite;
 
+#[cfg(any(test, fuzzing))]
+unsafe extern "C" {
+    /// The blackbox serializer's test entry (src/shim/qblog_serialize.c): one
+    /// serialization of `fmt` and its arguments into `buf`, by the call site's
+    /// cached plan (`use_plan` != 0; 0 when the format has none) or by the
+    /// reference walk. For the unit tests and the serializer fuzz target.
+    pub(crate) fn qbrs_serialize_test(
+        use_plan: c_int,
+        buf: *mut c_char,
+        cap: usize,
+        fmt: *const c_char,
+        ...
+    ) -> usize;
+}
+
 /// Called by the shim for every log call some target wants.
 ///
 /// # Safety

@@ -89,16 +89,6 @@ impl DataRing {
     }
 }
 
-/// A reservation made by [`RingBuffer::reserve_chunk`]: where the chunk goes
-/// and how much room was found. Only the ring module can make one.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct Reserved {
-    w: u32,
-    free: u32,
-    max_len: usize,
-}
-
 /// One reservation attempt: `Ok((write_pt, free_words))` when it was made,
 /// `Err((write_pt, read_pt))` when the ring was too full.
 type Attempt = Result<(u32, u32), (u32, u32)>;
@@ -113,7 +103,7 @@ pub struct Found {
 impl RingBuffer {
     /// Current positions, checked against our geometry.
     #[inline]
-    fn positions(&self) -> Result<(u32, u32), i32> {
+    pub(super) fn positions(&self) -> Result<(u32, u32), i32> {
         let w = self.geo.check_pos(self.header.write_pt()?)?;
         let r = self.geo.check_pos(self.header.read_pt()?)?;
         Ok((w, r))
@@ -169,30 +159,15 @@ impl RingBuffer {
         Ok(self.try_reserve(len)?.ok())
     }
 
-    /// Reserves, dropping the oldest chunks of an overwrite ring as needed.
-    #[inline(always)]
-    fn reserve_or_reclaim(&self, len: usize) -> Result<(u32, u32), i32> {
-        match self.try_reserve(len)? {
-            Ok(found) => Ok(found),
-            Err((w, r)) => self.reserve_slow(w, r, len),
-        }
-    }
-
-    /// Like `reserve_or_reclaim`, with the full-ring path out of line: the
-    /// copying writers (`write`, `alloc`) stay small on their hot path, while
-    /// `reserve_chunk` (the blackbox, which runs full all the time) keeps the
-    /// reclaim loop inline.
+    /// Reserves, dropping the oldest chunks of an overwrite ring as needed,
+    /// with the full-ring path out of line so the copying writers (`write`,
+    /// `alloc`) stay small on their hot path.
     #[inline(always)]
     fn reserve_fast(&self, len: usize) -> Result<(u32, u32), i32> {
         match self.try_reserve(len)? {
             Ok(found) => Ok(found),
-            Err((w, r)) => self.reserve_slow_outlined(w, r, len),
+            Err((w, r)) => self.reserve_slow(w, r, len),
         }
-    }
-
-    #[inline(never)]
-    fn reserve_slow_outlined(&self, w: u32, r: u32, len: usize) -> Result<(u32, u32), i32> {
-        self.reserve_slow(w, r, len)
     }
 
     #[inline(always)]
@@ -202,9 +177,8 @@ impl RingBuffer {
     }
 
     /// The ring is too full at `(w, r)` (both checked): refuses, or for an
-    /// overwrite ring drops the oldest chunks until `len` bytes fit. Inline:
-    /// a full overwrite ring (the blackbox) takes this path on every write.
-    #[inline(always)]
+    /// overwrite ring drops the oldest chunks until `len` bytes fit.
+    #[inline(never)]
     fn reserve_slow(&self, w: u32, r: u32, len: usize) -> Result<(u32, u32), i32> {
         if !self.overwrite() || !Geometry::fits(self.geo.words(), len) {
             return self.refuse(len);
@@ -263,28 +237,6 @@ impl RingBuffer {
                 return Ok(found);
             }
         }
-    }
-
-    /// Reserves room for a chunk of up to `max_len` bytes, like `alloc`, but
-    /// hands the reservation to the caller instead of remembering it, so the
-    /// matching [`RingBuffer::publish_chunk`] needs no shared state re-read.
-    /// Returns the reservation and the payload address.
-    #[inline]
-    pub fn reserve_chunk(&self, max_len: usize) -> Result<(Reserved, NonNull<u8>), i32> {
-        let (w, free) = self.reserve_or_reclaim(max_len)?;
-        // SAFETY: payload() is non-null inside the mapping.
-        let payload = unsafe { NonNull::new_unchecked(self.data.payload(w)) };
-        Ok((Reserved { w, free, max_len }, payload))
-    }
-
-    /// Publishes a chunk reserved by `reserve_chunk` with its final length
-    /// (EINVAL, nothing published, if `len` exceeds the reservation).
-    #[inline]
-    pub fn publish_chunk(&self, r: Reserved, len: usize) -> Result<(), i32> {
-        if len > r.max_len {
-            return Err(EINVAL);
-        }
-        self.publish(r.w, r.free, len)
     }
 
     /// Reserves room for a chunk of up to `len` bytes and returns where its

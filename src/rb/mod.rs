@@ -5,7 +5,9 @@
 //! `<name>-data` (the chunk area, mapped twice back to back, [`mapping`]).
 //! Chunks are framed and validated in [`chunk`] using the arithmetic of
 //! [`geometry`]; readers are woken through the glibc-format semaphore in the header
-//! ([`semaphore`]); [`dump`] writes and reloads libqb's file dump.
+//! ([`semaphore`]); [`dump`] writes and reloads libqb's file dump. An overwrite
+//! ring that only this process writes and nobody consumes (the blackbox) is
+//! written through an [`Appender`], which keeps the positions privately.
 //!
 //! # Trust model
 //! The peer process can rewrite any byte of both files at any time. Everything
@@ -27,6 +29,7 @@
 //! [`semaphore`]). Pointers handed to C callers (`alloc`, `peek`, user data)
 //! are the caller's to access, as in libqb.
 
+mod appender;
 mod chunk;
 mod dump;
 mod geometry;
@@ -41,7 +44,8 @@ use std::sync::atomic::AtomicU64;
 
 use libc::EINVAL;
 
-pub use chunk::{MAGIC_ALLOC, MAGIC_COMMITTED, MAGIC_DEAD, Reserved};
+pub use appender::Appender;
+pub use chunk::{MAGIC_ALLOC, MAGIC_COMMITTED, MAGIC_DEAD};
 pub use geometry::{Geometry, MARGIN_BYTES};
 pub use shared_header::HEADER_SIZE;
 

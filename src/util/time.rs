@@ -19,6 +19,7 @@ pub struct TimeSpec {
 }
 
 /// Reads `clock`, or `None` if the kernel refuses it.
+#[inline]
 fn read_clock(clock: libc::clockid_t) -> Option<TimeSpec> {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -66,6 +67,7 @@ fn system_time() -> TimeSpec {
 }
 
 /// Wall-clock time (seconds since the epoch) as a timespec.
+#[inline]
 pub fn epoch_timespec() -> TimeSpec {
     read_clock(libc::CLOCK_REALTIME_COARSE)
         .or_else(|| read_clock(libc::CLOCK_REALTIME))
