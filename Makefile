@@ -125,8 +125,13 @@ $(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h c-test
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
 $(CTEST_OUT)/check_ipc_interop $(ASAN_OUT)/check_ipc_interop: c-tests/ipc_chat.h
-$(CTEST_OUT)/check_ipc_hostile_wire $(ASAN_OUT)/check_ipc_hostile_wire: c-tests/ipc_chat.h c-tests/ipc_evil_server.h
-$(CTEST_OUT)/check_ipc_hostile_shm $(ASAN_OUT)/check_ipc_hostile_shm: c-tests/ipc_chat.h c-tests/ipc_shm_evil.h
+IPC_HOSTILE_WIRE_H := c-tests/ipc_chat.h c-tests/ipc_evil_server.h c-tests/ipc_hostile_fixture.h c-tests/ipc_hostile_wire.h
+IPC_HOSTILE_SHM_H := c-tests/ipc_chat.h c-tests/ipc_shm_evil.h c-tests/ipc_hostile_fixture.h c-tests/ipc_hostile_shm.h
+$(CTEST_OUT)/check_ipc_hostile_handshake $(ASAN_OUT)/check_ipc_hostile_handshake: $(IPC_HOSTILE_WIRE_H)
+$(CTEST_OUT)/check_ipc_hostile_limits $(ASAN_OUT)/check_ipc_hostile_limits: $(IPC_HOSTILE_WIRE_H)
+$(CTEST_OUT)/check_ipc_hostile_client $(ASAN_OUT)/check_ipc_hostile_client: $(IPC_HOSTILE_WIRE_H)
+$(CTEST_OUT)/check_ipc_hostile_rings $(ASAN_OUT)/check_ipc_hostile_rings: $(IPC_HOSTILE_SHM_H)
+$(CTEST_OUT)/check_ipc_hostile_lifetime $(ASAN_OUT)/check_ipc_hostile_lifetime: $(IPC_HOSTILE_SHM_H)
 
 # Each C test runs against the library just built; qbtest.h checks /proc/self/maps.
 check-c: $(C_TESTS) $(RB_PEER) $(LOG_PEER) $(IPC_PEER) $(QB_BLACKBOX)

@@ -34,13 +34,6 @@
 #include "qbtest.h"
 #include "rb_chunks.h"
 
-#define HOSTILE_CASE()                                                      \
-	do {                                                                \
-		const char *on_ = getenv("QBT_HOSTILE_ON_STOCK");           \
-		if (on_ == NULL || strcmp(on_, "1") != 0)                   \
-			QBT_OURS_ONLY();                                    \
-	} while (0)
-
 /* Shared header layout (libqb's struct qb_ringbuffer_shared_s). */
 #define OFF_WRITE_PT 0
 #define OFF_READ_PT 4

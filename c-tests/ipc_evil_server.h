@@ -1,6 +1,7 @@
 /*
  * ipc_evil_server.h: a fake libqb IPC server for the hostile suite
- * (check_ipc_hostile_wire.c, cases 13 and 27).
+ * (check_ipc_hostile_client.c, cases 13 and 27). Its wire structs also
+ * serve the raw attacker of ipc_hostile_wire.h.
  *
  * It speaks the SHM wire protocol itself with plain syscalls (no libqb):
  * binds the abstract service name, answers one client's 24-byte hello with
@@ -94,13 +95,13 @@ struct evil_ring {
 	size_t data_len;
 };
 
-static void evil_die(const char *what)
+static inline void evil_die(const char *what)
 {
 	fprintf(stderr, "evil server: %s: %s\n", what, strerror(errno));
 	_exit(3);
 }
 
-static void *evil_map_new(const char *path, size_t len)
+static inline void *evil_map_new(const char *path, size_t len)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	void *p;
@@ -117,7 +118,7 @@ static void *evil_map_new(const char *path, size_t len)
 }
 
 /* Creates <dir>/qb-<kind>-evil-{header,data}, sized for `size`. */
-static void evil_ring_make(struct evil_ring *r, const char dir[64], const char *kind,
+static inline void evil_ring_make(struct evil_ring *r, const char dir[64], const char *kind,
 			   uint32_t size, size_t user)
 {
 	char path[1024];
@@ -143,7 +144,7 @@ static void evil_ring_make(struct evil_ring *r, const char dir[64], const char *
 	r->data_len = real;
 }
 
-static void evil_ring_unlink(struct evil_ring *r)
+static inline void evil_ring_unlink(struct evil_ring *r)
 {
 	char path[1024];
 
@@ -154,7 +155,7 @@ static void evil_ring_unlink(struct evil_ring *r)
 }
 
 /* Commits one chunk at word 0 with a length word the plan chose. */
-static void evil_ring_put(struct evil_ring *r, const struct evil_plan *plan)
+static inline void evil_ring_put(struct evil_ring *r, const struct evil_plan *plan)
 {
 	uint32_t *w = (uint32_t *)(void *)r->data;
 	uint32_t magic = EVIL_MAGIC_COMMITTED;
@@ -179,7 +180,7 @@ static void evil_ring_put(struct evil_ring *r, const struct evil_plan *plan)
 
 /* The fake server's body; never returns. `ready` gets one byte once it
  * listens. */
-static void evil_server_run(const struct evil_plan *plan, int ready)
+static inline void evil_server_run(const struct evil_plan *plan, int ready)
 {
 	struct sockaddr_un a;
 	struct evil_wire_req req;

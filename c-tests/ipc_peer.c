@@ -22,11 +22,11 @@
  *     SSTATS                  "OK active closed"
  *     FDS                     "OK open-fds"
  *     QUIT                    qb_ipcs_destroy, "BYE <COUNTS' numbers>", exit 0
- *   (hostile suite, check_ipc_hostile_wire.c)
+ *   (hostile suite, check_ipc_hostile_{handshake,limits,client}.c)
  *     DENY ERRNO              connection_accept refuses with -ERRNO (0: accept again); "OK"
  *     HOLD N                  the next N connection_accept calls answer "HELD uid gid" and
  *                             block until the line "GO" arrives; "OK"
- *   (hostile suite, shared-memory phase, check_ipc_hostile_shm.c)
+ *   (hostile suite, shared-memory phase, check_ipc_hostile_{rings,lifetime}.c)
  *     STABLE                  answer IPCC_STABLE requests (ipc_shm_evil.h): hash the payload
  *                             and re-read it many times; the answer says if it changed; "OK"
  *     KICKON created|timer|off  disconnect each new connection inside connection_created,

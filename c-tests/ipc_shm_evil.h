@@ -1,6 +1,7 @@
 /*
  * ipc_shm_evil.h: tools of the hostile IPC suite's shared-memory phase
- * (c-tests/check_ipc_hostile_shm.c), partly shared with c-tests/ipc_peer.c.
+ * (c-tests/check_ipc_hostile_rings.c and check_ipc_hostile_lifetime.c, through
+ * ipc_hostile_shm.h), partly shared with c-tests/ipc_peer.c.
  *
  * An IPC client owns the files of its connection: it can write any byte of
  * the three rings (request, response, event: a header file and a data file
