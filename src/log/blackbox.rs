@@ -467,6 +467,62 @@ mod tests {
         }};
     }
 
+    /// The plan path finds and copies strings of up to 32 bytes inline and
+    /// calls strnlen/memcpy beyond that; it also copies formats inline up to
+    /// 64 bytes. Against the reference walk, at every cap: strings that end
+    /// before, exactly at and after the room, cut or not by a precision
+    /// around 32, and short, medium and long formats. Whole buffers are
+    /// compared, so a record that does not fit must leave the same bytes
+    /// behind on both paths.
+    #[test]
+    fn plan_matches_scan_at_every_length_and_cap() {
+        let formats = [
+            c"%s%s",
+            c"ab%s|%s",
+            c"%.31s%s",
+            c"%.32s%s",
+            c"%.33s%.0s",
+            c"%.5s%s",
+            c"a format string that is longer than sixty-four bytes, and then: %s%s",
+        ];
+        let second = c"RecordB".as_ptr();
+        for len in 0..=80usize {
+            let mut text: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            text.push(0);
+            let s = text.as_ptr().cast::<c_char>();
+            for fmt in formats {
+                for cap in 0..=150usize {
+                    let mut a = vec![0xA5u8; cap.max(1)];
+                    let mut b = vec![0xA5u8; cap.max(1)];
+                    // SAFETY: buffers of at least `cap` bytes; two strings
+                    // for two %s.
+                    let (la, lb) = unsafe {
+                        (
+                            qbrs_serialize_test(
+                                1,
+                                a.as_mut_ptr().cast(),
+                                cap,
+                                fmt.as_ptr(),
+                                s,
+                                second,
+                            ),
+                            qbrs_serialize_test(
+                                0,
+                                b.as_mut_ptr().cast(),
+                                cap,
+                                fmt.as_ptr(),
+                                s,
+                                second,
+                            ),
+                        )
+                    };
+                    assert_eq!(la, lb, "length of {fmt:?}, string of {len}, cap {cap}");
+                    assert_eq!(a, b, "bytes of {fmt:?}, string of {len}, cap {cap}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn function_names_of_every_short_length_copy_exactly() {
         let src: Vec<u8> = (1..=40u8).collect();

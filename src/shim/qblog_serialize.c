@@ -37,12 +37,14 @@
  *
  * The result never exceeds `cap` bytes. When the record does not fit, the
  * function returns `cap` at once (the caller then stores libqb's fixed
- * "Log message too long" text, so the remaining arguments do not matter).
- * Strings are measured with strnlen, never past what can be stored.
+ * "Log message too long" text, so the remaining arguments do not matter);
+ * the string that did not fit is not written. Strings are measured never
+ * past their NUL nor past what can be stored.
  *
  * Speed: the walk over the format is done once per call site and cached as
  * a plan (see "Plans" below); the message is serialized straight into the
- * ring (see qbrs_blackbox_take).
+ * ring (see qbrs_blackbox_take); short strings and formats are measured and
+ * copied inline, without library calls (see put_string_fast).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +121,124 @@ put_string(char *buf, size_t cap, size_t *at, const char *s, size_t limit)
 		return 0;
 	}
 	memcpy(buf + *at, s, n);
+	buf[*at + n] = '\0';
+	*at += n + 1;
+	return 1;
+}
+
+/*
+ * Inline helpers for the plan path. Most logged strings and many formats
+ * are a few dozen bytes, where a call to strnlen or memcpy costs more than
+ * the work itself. They never read a byte the library calls would not read:
+ * nothing after a string's NUL, nothing at or past a length bound.
+ */
+
+/* Longest string measured without calling strnlen. */
+#define SHORT_STR 32
+
+/* A string's cut when its directive has no precision: longer than any
+ * room, so taking the minimum with the room needs no test for "none". */
+#define NO_CUT UINT16_MAX
+_Static_assert(NO_CUT > SERIALIZE_CAP, "NO_CUT must exceed every room");
+
+/* Index of the first NUL among s[0], ..., s[stop - 1], or `stop` when
+ * there is none; stop <= SHORT_STR. One compare per byte, the bound tested
+ * once per eight (the inner loop is unrolled). */
+static inline size_t
+find_nul(const char *s, size_t stop)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= stop; i += 8) {
+		for (size_t k = 0; k < 8; k++) {
+			if (s[i + k] == '\0') {
+				return i + k;
+			}
+		}
+	}
+	for (; i < stop; i++) {
+		if (s[i] == '\0') {
+			return i;
+		}
+	}
+	return stop;
+}
+
+/* memcpy(d, s, n) for n <= 32 without a call: two moves of the largest
+ * power of two not above n, one from each end, cover [0, n) (they overlap
+ * unless n is that power of two), so no loop is needed. A memcpy of a
+ * constant size compiles to one load and one store. */
+static inline void
+copy_small(char *d, const char *s, size_t n)
+{
+	if (n >= 16) {
+		memcpy(d, s, 16);
+		memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n >= 2) {
+		memcpy(d, s, 2);
+		memcpy(d + n - 2, s + n - 2, 2);
+	} else if (n == 1) {
+		d[0] = s[0];
+	}
+}
+
+/* memcpy(d, s, n), inline up to 64 bytes (32-byte moves above 32). */
+static inline void
+copy_bytes(char *d, const char *s, size_t n)
+{
+	if (n <= 32) {
+		copy_small(d, s, n);
+	} else if (n <= 64) {
+		memcpy(d, s, 32);
+		memcpy(d + n - 32, s + n - 32, 32);
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
+/* put_string's bytes, for the plan path. `cut` is the precision, or
+ * NO_CUT. put_string's two failure tests reduce to one: the measured
+ * length reached the last byte of the room (measuring stops there, and a
+ * cut below it never reaches it). Like put_string, nothing is written
+ * when the string does not fit. */
+static inline int
+put_string_fast(char *buf, size_t cap, size_t *at, const char *s,
+		size_t cut)
+{
+	size_t room = cap - *at;
+	size_t max;
+	size_t stop;
+	size_t n;
+
+	if (room == 0) {
+		return 0;
+	}
+	if (s == NULL) {
+		s = "(null)";
+		cut = NO_CUT;
+	}
+	max = cut < room - 1 ? cut : room - 1;
+	stop = max < SHORT_STR ? max : SHORT_STR;
+	n = find_nul(s, stop);
+	if (n < stop) {
+		/* Ends before both bounds, so it fits; its NUL is copied too. */
+		copy_small(buf + *at, s, n + 1);
+		*at += n + 1;
+		return 1;
+	}
+	if (n < max) {
+		n += strnlen(s + n, max - n);
+	}
+	if (n == room - 1) {
+		return 0;
+	}
+	copy_bytes(buf + *at, s, n);
 	buf[*at + n] = '\0';
 	*at += n + 1;
 	return 1;
@@ -289,7 +409,7 @@ enum arg_kind {
 	K_DOUBLE,	/* double, 8 bytes */
 	K_LDOUBLE,	/* long double, stored as a double */
 	K_CHAR,		/* int, one byte stored */
-	K_STR,		/* string, cut to prec[] */
+	K_STR,		/* string, cut to cut[] */
 	K_PTR,		/* pointer, 8 bytes */
 	K_PCT,		/* "%%": a '%' byte, no argument */
 	K_STAR,		/* '*' width or precision: int, 4 bytes */
@@ -306,7 +426,7 @@ struct plan {
 	char xc_repl;		/* what the copy stores there */
 	uint8_t count;
 	uint8_t kind[PLAN_MAX_ARGS];
-	uint16_t prec[PLAN_MAX_ARGS];
+	uint16_t cut[PLAN_MAX_ARGS];	/* K_STR: precision, or NO_CUT */
 };
 
 static int
@@ -316,10 +436,9 @@ plan_push(struct plan *p, enum arg_kind kind, size_t precision)
 		return 0;
 	}
 	p->kind[p->count] = (uint8_t)kind;
-	/* Any cut at or above the largest room (SERIALIZE_CAP) acts alike;
-	 * a non-zero precision stays non-zero. */
-	p->prec[p->count] = precision > UINT16_MAX ? UINT16_MAX
-						   : (uint16_t)precision;
+	/* Any cut at or above the largest room (SERIALIZE_CAP) acts alike. */
+	p->cut[p->count] = precision == 0 || precision > NO_CUT
+		? NO_CUT : (uint16_t)precision;
 	p->count++;
 	return 1;
 }
@@ -445,26 +564,37 @@ plan_build(struct plan *p, const char *fmt)
 	} while (0)
 
 /* Serializes with a plan: the same bytes serialize_scan stores. `cap` must
- * not exceed SERIALIZE_CAP. */
-static size_t
+ * not exceed SERIALIZE_CAP. Inlined into its callers, the logging path
+ * first (GCC cannot inline a function that calls va_copy: the callers
+ * copy the argument list). */
+static inline __attribute__((always_inline)) size_t
 plan_run(const struct plan *p, char *buf, size_t cap, va_list *ap)
 {
+	/* Read once: stores into buf may alias *p for the compiler. */
+	const unsigned count = p->count;
+	const uint8_t *kind = p->kind;
 	size_t at;
 	unsigned i;
 
-	if (cap == 0) {
-		return 0;
-	}
 	if ((size_t)p->fmt_len + 1 >= cap) {
-		return cap;
+		return cap;	/* also cap == 0 */
 	}
-	memcpy(buf, p->fmt, (size_t)p->fmt_len + 1);
+	copy_bytes(buf, p->fmt, (size_t)p->fmt_len + 1);
 	if (p->xc >= 0) {
 		buf[p->xc] = p->xc_repl;
 	}
 	at = (size_t)p->fmt_len + 1;
-	for (i = 0; i < p->count; i++) {
-		switch ((enum arg_kind)p->kind[i]) {
+	for (i = 0; i < count; i++) {
+		/* Strings first: the commonest kind skips the jump table. */
+		if (kind[i] == K_STR) {
+			if (!put_string_fast(buf, cap, &at,
+					     va_arg(*ap, const char *),
+					     p->cut[i])) {
+				return cap;
+			}
+			continue;
+		}
+		switch ((enum arg_kind)kind[i]) {
 		case K_INT:
 		case K_STAR: {
 			int v = va_arg(*ap, int);
@@ -496,12 +626,6 @@ plan_run(const struct plan *p, char *buf, size_t cap, va_list *ap)
 			PUT_VALUE(v);
 			break;
 		}
-		case K_STR:
-			if (!put_string(buf, cap, &at, va_arg(*ap, const char *),
-					p->prec[i])) {
-				return cap;
-			}
-			break;
 		case K_PTR: {
 			void *v = va_arg(*ap, void *);
 
@@ -514,6 +638,9 @@ plan_run(const struct plan *p, char *buf, size_t cap, va_list *ap)
 			PUT_VALUE(v);
 			break;
 		}
+		case K_STR:
+		default:	/* never stored: spares the jump table's range check */
+			__builtin_unreachable();
 		}
 	}
 	return at;
@@ -534,11 +661,13 @@ plan_run(const struct plan *p, char *buf, size_t cap, va_list *ap)
 
 enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY };
 
+/* Cache-line aligned: a slot's address is one shift from its index, and
+ * two slots never share a line. */
 struct plan_slot {
 	int state;
 	const struct qb_log_callsite *cs;
 	struct plan plan;
-};
+} __attribute__((aligned(64)));
 
 static struct plan_slot plan_cache[PLAN_SLOTS];
 
