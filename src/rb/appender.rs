@@ -83,9 +83,11 @@ impl Appender {
         Ok(unsafe { NonNull::new_unchecked(data.payload(w)) })
     }
 
-    /// Drops chunks from `r` on until `len` bytes fit after `w`, then stores
-    /// the new read position. A chunk that is not what we wrote (a damaged or
-    /// tampered ring) drops everything.
+    /// Drops chunks from `r` on until `len` bytes fit after `w`. A chunk that
+    /// is not what we wrote (a damaged or tampered ring) drops everything.
+    /// The shared read position moves past each chunk before its header is
+    /// cleared, so a dump taken meanwhile (from a crash handler) starts at a
+    /// live chunk.
     #[inline]
     fn drop_oldest(&self, w: u32, r: u32, len: usize) -> Result<(), i32> {
         let geo = self.ring.geo;
@@ -97,12 +99,13 @@ impl Appender {
                 MAGIC_COMMITTED => geo.validate_chunk(r, w, data.len_at(r)?).unwrap_or(w),
                 _ => w,
             };
+            self.ring.header.set_read_pt(next)?;
+            self.read_pt.store(next, Ordering::Relaxed);
             data.set_len_at(r, 0)?;
             data.set_magic_at(r, MAGIC_DEAD)?;
             r = next;
         }
-        self.read_pt.store(r, Ordering::Relaxed);
-        self.ring.header.set_read_pt(r)
+        Ok(())
     }
 
     /// Publishes the chunk `reserve` made with its final length (ENOBUFS,
