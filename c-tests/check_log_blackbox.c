@@ -303,6 +303,61 @@ START_TEST(test_wraparound_keeps_newest)
 }
 END_TEST
 
+/* A child forked while logging into the blackbox writes into the same ring
+ * (the mapping is shared); the parent keeps logging after it, and one dump
+ * shows all three runs in order, as with libqb. */
+START_TEST(test_forked_child_logs_into_the_same_ring)
+{
+	char got[600];
+	char *records;
+	int before = 0, child = 0, after = 0, at = 0, first = -1, status;
+	pid_t pid;
+
+	if (!readers_available())
+		return;
+	start(16 * 1024);
+	for (int i = 0; i < 300; i++)
+		qb_log(LOG_INFO, "before %d", i);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (int i = 0; i < 3; i++)
+			qb_log(LOG_INFO, "child %d", i);
+		_exit(0); /* the ring's files are the parent's to remove */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (int i = 0; i < 5; i++)
+		qb_log(LOG_INFO, "after %d", i);
+	ck_assert_int_gt(qb_log_blackbox_write_to_file(dump_path), 0);
+	records = list_both(dump_path);
+	for (; nth_message(records, at, got, sizeof(got)); at++) {
+		int v = -1;
+
+		if (sscanf(got, "before %d", &v) == 1) {
+			ck_assert_msg(child == 0 && after == 0, "out of order: %s", got);
+			if (first < 0)
+				first = v;
+			ck_assert_int_eq(v, first + before);
+			before++;
+		} else if (sscanf(got, "child %d", &v) == 1) {
+			ck_assert_msg(after == 0 && v == child, "out of order: %s", got);
+			child++;
+		} else {
+			ck_assert_int_eq(sscanf(got, "after %d", &v), 1);
+			ck_assert_int_eq(v, after);
+			after++;
+		}
+	}
+	/* the newest "before" records, up to the fork */
+	ck_assert_int_gt(before, 100);
+	ck_assert_int_eq(first + before, 300);
+	ck_assert_int_eq(child, 3);
+	ck_assert_int_eq(after, 5);
+	finish();
+}
+END_TEST
+
 static void dump_on_segv(int sig)
 {
 	ssize_t rc = qb_log_blackbox_write_to_file(dump_path);
@@ -456,6 +511,7 @@ int main(void)
 	QBT_ADD_TEST(s, test_dump_listed_by_both_readers);
 	QBT_ADD_TEST(s, test_long_message_replaced);
 	QBT_ADD_TEST(s, test_wraparound_keeps_newest);
+	QBT_ADD_TEST(s, test_forked_child_logs_into_the_same_ring);
 	QBT_ADD_TEST(s, test_dump_from_sigsegv_handler);
 	QBT_ADD_TEST(s, test_enable_needs_size);
 	QBT_ADD_TEST(s, test_dump_without_blackbox);

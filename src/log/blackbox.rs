@@ -124,11 +124,20 @@ pub fn open(ident: &[u8], size: i32, max_line: i32) -> Result<(), i32> {
 
 /// Closes the ring (removing its files); nothing to do when none is open.
 pub fn close() {
-    let old = {
-        let _lock = WriterLock::acquire();
-        RING.swap(std::ptr::null_mut(), Ordering::SeqCst)
+    let (old, interrupted_own_write) = {
+        let lock = WriterLock::acquire();
+        (
+            RING.swap(std::ptr::null_mut(), Ordering::SeqCst),
+            lock.is_none(),
+        )
     };
     if old.is_null() {
+        return;
+    }
+    if interrupted_own_write {
+        // Called from a signal handler that interrupted this thread's own
+        // record: the interrupted writer still uses the ring when the handler
+        // returns, so it is left allocated (and its files in place).
         return;
     }
     // A dump that loaded the pointer before the swap may still be reading.
@@ -398,7 +407,7 @@ fn dump_to(fd: i32) -> Result<usize, i32> {
             Err(libc::ENOENT)
         } else {
             // SAFETY: close() does not free a ring while DUMPERS is non-zero.
-            unsafe { &*ring }.ring().write_to_file_after(fd, &MARKER)
+            unsafe { &*ring }.write_to_file_after(fd, &MARKER)
         }
     };
     DUMPERS.fetch_sub(1, Ordering::SeqCst);
@@ -521,6 +530,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn closing_from_a_handler_that_interrupted_a_record_keeps_the_ring() {
+        use super::{Appender, FLAG_CREATE, FLAG_NO_SEMAPHORE, FLAG_OVERWRITE, RING, RingBuffer};
+        use std::sync::atomic::Ordering::SeqCst;
+
+        let name = format!("qbrs-bb-close-{}", std::process::id());
+        let flags = FLAG_CREATE | FLAG_OVERWRITE | FLAG_NO_SEMAPHORE;
+        let ring = RingBuffer::open(name.as_bytes(), 4096, flags, 0).unwrap();
+        let data_path = std::path::PathBuf::from(ring.data_path().to_str().unwrap());
+        let mine = Box::into_raw(Box::new(Appender::new(ring).unwrap()));
+        // This thread holds the writer lock, as in the middle of a record;
+        // other tests' open/close wait meanwhile.
+        let held = super::WriterLock::acquire().unwrap();
+        let previous = RING.swap(mine, SeqCst);
+        // What a signal handler on this thread does.
+        super::close();
+        assert!(RING.load(SeqCst).is_null());
+        assert!(
+            data_path.exists(),
+            "the interrupted writer's ring was freed"
+        );
+        RING.store(previous, SeqCst);
+        drop(held);
+        // SAFETY: `mine` came from Box::into_raw above and close() left it.
+        drop(unsafe { Box::from_raw(mine) });
+        assert!(!data_path.exists());
     }
 
     #[test]
