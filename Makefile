@@ -43,7 +43,7 @@ C_TESTS      := $(patsubst c-tests/%.c,$(CTEST_OUT)/%,$(wildcard c-tests/check_*
 RB_PEER      := $(CTEST_OUT)/rb_peer
 # Log output parity: check_log_parity runs c-tests/log_peer under both libraries.
 LOG_PEER     := $(CTEST_OUT)/log_peer
-# IPC interop: check_ipc_interop runs c-tests/ipc_peer against the other libqb.
+# IPC interop: check_ipc_interop_* run c-tests/ipc_peer against the other libqb.
 IPC_PEER     := $(CTEST_OUT)/ipc_peer
 STOCK_LIBDIR := $(TARGET_DIR)/stock-lib
 QB_BLACKBOX  := $(OUT)/qb-blackbox
@@ -120,11 +120,30 @@ $(CTEST_OUT)/check_rb_interop $(ASAN_OUT)/check_rb_interop: c-tests/rb_chunks.h
 $(LOG_PEER): c-tests/log_peer.c c-tests/mapped_lib.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread -ldl
-$(CTEST_OUT)/check_rb_hostile $(ASAN_OUT)/check_rb_hostile: c-tests/rb_chunks.h
+RB_HOSTILE_H := c-tests/rb_chunks.h c-tests/rb_hostile_fixture.h
+$(CTEST_OUT)/check_rb_hostile_header $(ASAN_OUT)/check_rb_hostile_header: $(RB_HOSTILE_H)
+$(CTEST_OUT)/check_rb_hostile_chunks $(ASAN_OUT)/check_rb_hostile_chunks: $(RB_HOSTILE_H)
+$(CTEST_OUT)/check_rb_hostile_files $(ASAN_OUT)/check_rb_hostile_files: $(RB_HOSTILE_H)
+LOG_TARGET_H := c-tests/log_target_fixture.h c-tests/log_syslog_spy.h
+$(CTEST_OUT)/check_log_files $(ASAN_OUT)/check_log_files: $(LOG_TARGET_H)
+$(CTEST_OUT)/check_log_custom $(ASAN_OUT)/check_log_custom: $(LOG_TARGET_H)
+$(CTEST_OUT)/check_log_threaded $(ASAN_OUT)/check_log_threaded: $(LOG_TARGET_H)
+$(CTEST_OUT)/check_log_syslog $(ASAN_OUT)/check_log_syslog: $(LOG_TARGET_H)
+$(CTEST_OUT)/check_log_filters $(ASAN_OUT)/check_log_filters: $(LOG_TARGET_H)
 $(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h c-tests/mapped_lib.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
-$(CTEST_OUT)/check_ipc_interop $(ASAN_OUT)/check_ipc_interop: c-tests/ipc_chat.h
+IPC_INTEROP_H := c-tests/ipc_chat.h c-tests/ipc_leak_probes.h c-tests/ipc_interop_peer.h c-tests/ipc_interop_pair.h
+$(CTEST_OUT)/check_ipc_interop_traffic $(ASAN_OUT)/check_ipc_interop_traffic: $(IPC_INTEROP_H)
+$(CTEST_OUT)/check_ipc_interop_disconnect $(ASAN_OUT)/check_ipc_interop_disconnect: $(IPC_INTEROP_H)
+IPCC_H := c-tests/ipc_chat.h c-tests/ipc_leak_probes.h c-tests/ipcc_fixture.h
+$(CTEST_OUT)/check_ipcc_no_server $(ASAN_OUT)/check_ipcc_no_server: $(IPCC_H)
+$(CTEST_OUT)/check_ipcc_real_server $(ASAN_OUT)/check_ipcc_real_server: $(IPCC_H)
+$(CTEST_OUT)/check_ipcc_fake_server $(ASAN_OUT)/check_ipcc_fake_server: $(IPCC_H)
+IPCS_H := c-tests/ipc_leak_probes.h c-tests/ipcs_fixture.h
+$(CTEST_OUT)/check_ipcs_lifecycle $(ASAN_OUT)/check_ipcs_lifecycle: $(IPCS_H)
+$(CTEST_OUT)/check_ipcs_service $(ASAN_OUT)/check_ipcs_service: $(IPCS_H)
+$(CTEST_OUT)/check_ipcs_raw_client $(ASAN_OUT)/check_ipcs_raw_client: $(IPCS_H)
 IPC_HOSTILE_WIRE_H := c-tests/ipc_chat.h c-tests/ipc_evil_server.h c-tests/ipc_hostile_fixture.h c-tests/ipc_hostile_wire.h
 IPC_HOSTILE_SHM_H := c-tests/ipc_chat.h c-tests/ipc_shm_evil.h c-tests/ipc_hostile_fixture.h c-tests/ipc_hostile_shm.h
 $(CTEST_OUT)/check_ipc_hostile_handshake $(ASAN_OUT)/check_ipc_hostile_handshake: $(IPC_HOSTILE_WIRE_H)

@@ -2,8 +2,9 @@
  * ipc_chat.h: the little protocol spoken by the IPC interop tests.
  *
  * Shared by c-tests/ipc_peer.c (a stand-alone server/client run under one
- * libqb) and c-tests/check_ipc_interop.c (the test, run under the other), so
- * both sides build and verify messages the same way. Only public API is used.
+ * libqb) and the tests that drive it under the other (check_ipc_interop_*.c,
+ * check_ipcc_real_server.c), so both sides build and verify messages the
+ * same way. Only public API is used.
  *
  * Messages (every one starts with a libqb header whose size is the total):
  *   echo request   req hdr {IPCC_ECHO, L}   | u32 seq | pattern(seq ^ SALT_REQ)

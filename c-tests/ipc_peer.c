@@ -2,7 +2,7 @@
  * ipc_peer: the far side of the IPC interop tests.
  *
  * A stand-alone IPC server or client that uses only the public qbipcs.h,
- * qbipcc.h and qbloop.h API. check_ipc_interop.c runs it with
+ * qbipcc.h and qbloop.h API. check_ipc_interop_*.c run it with
  * LD_LIBRARY_PATH pointing at the OTHER libqb, so a stock server talks to a
  * libqb-rs client and the other way round, over SHM and SOCKET.
  *

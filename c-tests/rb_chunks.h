@@ -1,7 +1,8 @@
 /*
  * Deterministic ring-buffer chunk contents shared by the interop test
  * (check_rb_interop.c) and its helper program (rb_peer.c), so that either side
- * can produce a chunk and the other can prove it arrived intact.
+ * can produce a chunk and the other can prove it arrived intact. The hostile
+ * suites (check_rb_hostile_*.c, through rb_hostile_fixture.h) use them too.
  *
  * Chunk layout: [u32 seq][u32 total length][pattern bytes derived from seq].
  */
