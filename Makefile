@@ -113,14 +113,18 @@ $(CTEST_OUT)/%: c-tests/%.c c-tests/qbtest.h c-tests/mapped_lib.h c-tests/peer_s
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude $(CHECK_CFLAGS) -o $@ $< \
 		-L$(OUT) -lqb $(CHECK_LIBS) -pthread
 
-$(RB_PEER): c-tests/rb_peer.c c-tests/rb_chunks.h c-tests/mapped_lib.h $(HEADERS) | lib
+$(RB_PEER): c-tests/rb_peer.c c-tests/rb_chunks.h c-tests/mapped_lib.h c-tests/peer_side.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
-$(CTEST_OUT)/check_rb_interop $(ASAN_OUT)/check_rb_interop: c-tests/rb_chunks.h
+$(CTEST_OUT)/check_rb_interop $(ASAN_OUT)/check_rb_interop: c-tests/rb_chunks.h c-tests/leak_probes.h
+$(CTEST_OUT)/check_rb $(ASAN_OUT)/check_rb: c-tests/leak_probes.h
+$(CTEST_OUT)/check_log_blackbox $(ASAN_OUT)/check_log_blackbox: c-tests/leak_probes.h
+$(CTEST_OUT)/check_loop_jobs $(ASAN_OUT)/check_loop_jobs: c-tests/loop_trace.h
+$(CTEST_OUT)/check_loop_poll $(ASAN_OUT)/check_loop_poll: c-tests/loop_trace.h
 $(LOG_PEER): c-tests/log_peer.c c-tests/mapped_lib.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread -ldl
-RB_HOSTILE_H := c-tests/rb_chunks.h c-tests/rb_hostile_fixture.h
+RB_HOSTILE_H := c-tests/rb_chunks.h c-tests/rb_hostile_fixture.h c-tests/leak_probes.h
 $(CTEST_OUT)/check_rb_hostile_header $(ASAN_OUT)/check_rb_hostile_header: $(RB_HOSTILE_H)
 $(CTEST_OUT)/check_rb_hostile_chunks $(ASAN_OUT)/check_rb_hostile_chunks: $(RB_HOSTILE_H)
 $(CTEST_OUT)/check_rb_hostile_files $(ASAN_OUT)/check_rb_hostile_files: $(RB_HOSTILE_H)
@@ -130,17 +134,17 @@ $(CTEST_OUT)/check_log_custom $(ASAN_OUT)/check_log_custom: $(LOG_TARGET_H)
 $(CTEST_OUT)/check_log_threaded $(ASAN_OUT)/check_log_threaded: $(LOG_TARGET_H)
 $(CTEST_OUT)/check_log_syslog $(ASAN_OUT)/check_log_syslog: $(LOG_TARGET_H)
 $(CTEST_OUT)/check_log_filters $(ASAN_OUT)/check_log_filters: $(LOG_TARGET_H)
-$(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h c-tests/mapped_lib.h $(HEADERS) | lib
+$(IPC_PEER): c-tests/ipc_peer.c c-tests/ipc_chat.h c-tests/ipc_shm_evil.h c-tests/mapped_lib.h c-tests/peer_side.h $(HEADERS) | lib
 	@mkdir -p $(CTEST_OUT)
 	$(CC) -std=gnu11 $(CWARN) -g -O1 -Iinclude -o $@ $< -L$(OUT) -lqb -pthread
-IPC_INTEROP_H := c-tests/ipc_chat.h c-tests/ipc_leak_probes.h c-tests/ipc_interop_peer.h c-tests/ipc_interop_pair.h
+IPC_INTEROP_H := c-tests/ipc_chat.h c-tests/leak_probes.h c-tests/ipc_interop_peer.h c-tests/ipc_interop_pair.h
 $(CTEST_OUT)/check_ipc_interop_traffic $(ASAN_OUT)/check_ipc_interop_traffic: $(IPC_INTEROP_H)
 $(CTEST_OUT)/check_ipc_interop_disconnect $(ASAN_OUT)/check_ipc_interop_disconnect: $(IPC_INTEROP_H)
-IPCC_H := c-tests/ipc_chat.h c-tests/ipc_leak_probes.h c-tests/ipcc_fixture.h
+IPCC_H := c-tests/ipc_chat.h c-tests/leak_probes.h c-tests/ipcc_fixture.h
 $(CTEST_OUT)/check_ipcc_no_server $(ASAN_OUT)/check_ipcc_no_server: $(IPCC_H)
 $(CTEST_OUT)/check_ipcc_real_server $(ASAN_OUT)/check_ipcc_real_server: $(IPCC_H)
 $(CTEST_OUT)/check_ipcc_fake_server $(ASAN_OUT)/check_ipcc_fake_server: $(IPCC_H)
-IPCS_H := c-tests/ipc_leak_probes.h c-tests/ipcs_fixture.h
+IPCS_H := c-tests/leak_probes.h c-tests/ipcs_fixture.h
 $(CTEST_OUT)/check_ipcs_lifecycle $(ASAN_OUT)/check_ipcs_lifecycle: $(IPCS_H)
 $(CTEST_OUT)/check_ipcs_service $(ASAN_OUT)/check_ipcs_service: $(IPCS_H)
 $(CTEST_OUT)/check_ipcs_raw_client $(ASAN_OUT)/check_ipcs_raw_client: $(IPCS_H)

@@ -324,21 +324,6 @@ static void fake_rings_session(struct fake *f)
 	ck_assert_int_eq(count_fds(), fds);
 }
 
-static int dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Rings in a libqb-shaped connection directory of a dead server: removed,
  * files and (ours) the directory. */
 START_TEST(test_dead_fake_server_cleanup)

@@ -71,31 +71,15 @@ static const char *peer_path(void)
 struct peer {
 	pid_t pid;
 	int cmd, ans;
-	char buf[4096];
-	size_t len;
+	struct qbt_answers in;
 	char name[64];
 	int shm;
 };
 
 static void peer_line(struct peer *p, char *line, size_t size)
 {
-	char *nl;
-
-	for (;;) {
-		p->buf[p->len] = '\0';
-		nl = strchr(p->buf, '\n');
-		if (nl != NULL)
-			break;
-		ssize_t r = read(p->ans, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
-
-		ck_assert_msg(r > 0, "ipc_peer stopped answering");
-		p->len += (size_t)r;
-	}
-	*nl = '\0';
-	ck_assert_uint_lt((size_t)(nl - p->buf), size);
-	memcpy(line, p->buf, (size_t)(nl - p->buf) + 1);
-	p->len -= (size_t)(nl - p->buf) + 1;
-	memmove(p->buf, nl + 1, p->len);
+	ck_assert_msg(qbt_read_line(&p->in, p->ans, line, size, -1) > 0,
+		      "ipc_peer stopped answering");
 }
 
 /* Sends one command and returns the peer's answer line (must start "OK"). */
@@ -108,11 +92,9 @@ static void peer_cmd(struct peer *p, char *line, size_t size, const char *fmt, .
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(out, sizeof(out) - 1, fmt, ap);
+	n = qbt_vsend_line(p->cmd, out, sizeof(out), fmt, ap);
 	va_end(ap);
-	ck_assert(n > 0 && n < (int)sizeof(out) - 1);
-	out[n++] = '\n';
-	ck_assert_int_eq(write(p->cmd, out, (size_t)n), n);
+	ck_assert_int_gt(n, 0);
 	peer_line(p, line, size);
 	ck_assert_msg(strncmp(line, "OK", 2) == 0, "ipc_peer: %s", line);
 }
@@ -258,14 +240,45 @@ static int32_t forever(void)
 }
 
 /* A request the server counts as bad and never answers. */
-static void send_unanswered(qb_ipcc_connection_t *c)
+static struct qb_ipc_request_header unanswered(void)
 {
 	struct qb_ipc_request_header h;
 
 	memset(&h, 0, sizeof(h));
 	h.id = 999;
 	h.size = sizeof(h);
+	return h;
+}
+
+static void send_unanswered(qb_ipcc_connection_t *c)
+{
+	struct qb_ipc_request_header h = unanswered();
+
 	ck_assert_int_eq(qb_ipcc_send(c, &h, sizeof(h)), sizeof(h));
+}
+
+/* The end of a case whose server is still up: the client leaves, the server
+ * quits cleanly, and the connection left nothing in /dev/shm nor (unless
+ * fds < 0) a descriptor of ours. */
+static void finish_with_server(qb_ipcc_connection_t *c, struct peer *p, int fds)
+{
+	qb_ipcc_disconnect(c);
+	peer_quit(p);
+	if (fds >= 0)
+		ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(peer_shm_entries(p), 0);
+}
+
+/* The end of a case whose server was killed: the client removed the dead
+ * server's files for this connection (stock leaves the empty directory
+ * behind, removed here) and kept no descriptor. */
+static void finish_without_server(qb_ipcc_connection_t *c, struct peer *p, int fds)
+{
+	qb_ipcc_disconnect(c);
+	ck_assert_int_eq(count_fds(), fds);
+	if (qbt_is_stock())
+		peer_remove_empty_dirs(p);
+	ck_assert_int_eq(peer_shm_entries(p), 0);
 }
 
 /* ------------------------------------------------------------ real server */
@@ -313,10 +326,7 @@ START_TEST(test_echo_and_accessors)
 	}
 	echo(c, IPCC_MIN_MSG, 77);
 	ck_assert_int_eq(qb_ipcc_is_connected(c), QB_TRUE);
-	qb_ipcc_disconnect(c);
-	peer_quit(&p);
-	ck_assert_int_eq(count_fds(), fds);
-	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	finish_with_server(c, &p, fds);
 }
 END_TEST
 
@@ -339,9 +349,7 @@ START_TEST(test_timeouts)
 	ck_assert_int_eq(qb_ipcc_event_recv(c, reply, sizeof(reply), 150), -EAGAIN);
 
 	/* A request that is never answered. */
-	memset(&h, 0, sizeof(h));
-	h.id = 999;
-	h.size = sizeof(h);
+	h = unanswered();
 	iov.iov_base = &h;
 	iov.iov_len = sizeof(h);
 	ck_assert_int_eq(qb_ipcc_sendv_recv(c, &iov, 1, reply, sizeof(reply), 150), -ETIMEDOUT);
@@ -358,11 +366,7 @@ START_TEST(test_timeouts)
 	/* The answer is there by now (the server answers before counting). */
 	ck_assert_int_eq(qb_ipcc_recv(c, reply, sizeof(reply), 0), 100);
 	ck_assert_int_eq(qb_ipcc_is_connected(c), QB_TRUE);
-
-	qb_ipcc_disconnect(c);
-	peer_quit(&p);
-	ck_assert_int_eq(count_fds(), fds);
-	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	finish_with_server(c, &p, fds);
 }
 END_TEST
 
@@ -405,9 +409,7 @@ START_TEST(test_events)
 		r = qb_ipcc_event_recv(c, reply, 100, 2000);
 		ck_assert_int_lt(r, 0);
 	}
-	qb_ipcc_disconnect(c);
-	peer_quit(&p);
-	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	finish_with_server(c, &p, -1);
 }
 END_TEST
 
@@ -450,9 +452,7 @@ START_TEST(test_flow_control)
 	ck_assert_ptr_null(ipcc_check_reply(reply, qb_ipcc_recv(c, reply, sizeof(reply), 5000),
 					    IPCC_ECHO, IPCC_MIN_MSG, 2, IPCC_SALT_RES));
 	echo(c, IPCC_MIN_MSG, 3);
-	qb_ipcc_disconnect(c);
-	peer_quit(&p);
-	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	finish_with_server(c, &p, -1);
 }
 END_TEST
 
@@ -488,10 +488,7 @@ START_TEST(test_async_connect)
 	ck_assert_int_eq(pid, p.pid);
 	echo(c, 500, 9);
 	echo_v(c, 600, 10, 1000);
-	qb_ipcc_disconnect(c);
-	peer_quit(&p);
-	ck_assert_int_eq(count_fds(), fds);
-	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	finish_with_server(c, &p, fds);
 }
 END_TEST
 
@@ -542,13 +539,7 @@ START_TEST(test_dead_server)
 	r = qb_ipcc_send(c, msg, IPCC_MIN_MSG);
 	ck_assert_int_lt(r, 0);
 	ck_assert_int_ne(r, -EAGAIN);
-	qb_ipcc_disconnect(c);
-	ck_assert_int_eq(count_fds(), fds);
-	/* The client removed the dead server's files for this connection
-	 * (stock leaves the empty directory behind). */
-	if (qbt_is_stock())
-		peer_remove_empty_dirs(&p);
-	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	finish_without_server(c, &p, fds);
 }
 END_TEST
 
@@ -566,18 +557,12 @@ START_TEST(test_dead_server_sendv_recv)
 	c = connect_to(&p, 8192);
 	echo(c, IPCC_MIN_MSG, 1);
 	peer_kill(&p);
-	memset(&h, 0, sizeof(h));
-	h.id = 999;
-	h.size = sizeof(h);
+	h = unanswered();
 	r = qb_ipcc_sendv_recv(c, &iov, 1, reply, sizeof(reply), -1);
 	/* SHM: the doorbell finds the socket closed; SOCKET: the datagram is
 	 * refused by the dead peer. */
 	ck_assert_msg(r == -ENOTCONN || (!p.shm && r == -ECONNREFUSED), "got %zd", r);
-	qb_ipcc_disconnect(c);
-	ck_assert_int_eq(count_fds(), fds);
-	if (qbt_is_stock())
-		peer_remove_empty_dirs(&p);
-	ck_assert_int_eq(peer_shm_entries(&p), 0);
+	finish_without_server(c, &p, fds);
 }
 END_TEST
 

@@ -174,13 +174,7 @@ static void destroy_with_clients(enum qb_ipc_type type)
 		ck_assert_int_lt(qb_ipcc_recv(c[i], &res, sizeof(res), 500), 0);
 		qb_ipcc_disconnect(c[i]);
 	}
-	qb_loop_destroy(srv_loop);
-	close(cmd_pipe[0]);
-	close(cmd_pipe[1]);
-	close(ack_pipe[0]);
-	close(ack_pipe[1]);
-	ck_assert_int_eq(shm_entries(), base_shm);
-	ck_assert_int_eq(count_fds(), base_fds);
+	release_server();
 }
 
 START_TEST(destroy_with_clients_shm) { destroy_with_clients(QB_IPC_SHM); }

@@ -24,6 +24,7 @@
 
 #include <qb/qblog.h>
 
+#include "leak_probes.h"
 #include "qbtest.h"
 
 #define STOCK_TOOL "/usr/sbin/qb-blackbox"
@@ -34,33 +35,13 @@ static char dump_path[128];
 
 /* ------------------------------------------------------------ helpers */
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the DIR's own descriptor */
-}
-
 /* Blackbox ring files of this process in /dev/shm. */
 static int count_rings(void)
 {
 	char prefix[64];
-	DIR *d = opendir("/dev/shm");
-	struct dirent *e;
-	int n = 0;
 
-	ck_assert_ptr_nonnull(d);
 	snprintf(prefix, sizeof(prefix), "qb-bbtest-%d-blackbox", (int)getpid());
-	while ((e = readdir(d)) != NULL)
-		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-	closedir(d);
-	return n;
+	return count_shm_prefixed(prefix);
 }
 
 static int fd_baseline;

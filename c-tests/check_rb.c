@@ -4,7 +4,6 @@
  * Every case names its rings "rbc-<pid>-<tag>" and checks at the end that no
  * /dev/shm/qb-rbc-<pid>-* entry and no file descriptor was left behind.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +17,7 @@
 #include <qb/qbdefs.h>
 #include <qb/qbrb.h>
 
+#include "leak_probes.h"
 #include "qbtest.h"
 
 /* libqb's shared header layout (x86_64): fields we inspect or corrupt. */
@@ -46,34 +46,12 @@ static void shm_path(char *out, size_t n, const char *name, const char *suffix)
 	snprintf(out, n, "/dev/shm/qb-%s-%s", name, suffix);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int count_shm(void)
 {
 	char prefix[64];
-	DIR *d = opendir("/dev/shm");
-	struct dirent *e;
-	int n = 0;
 
 	snprintf(prefix, sizeof(prefix), "qb-rbc-%d-", (int)getpid());
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-			n++;
-	closedir(d);
-	return n;
+	return count_shm_prefixed(prefix);
 }
 
 static int base_fds;

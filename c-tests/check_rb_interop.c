@@ -26,6 +26,7 @@
 
 #include <qb/qbrb.h>
 
+#include "leak_probes.h"
 #include "peer_spawn.h"
 #include "qbtest.h"
 #include "rb_chunks.h"
@@ -43,31 +44,9 @@ struct peer {
 	FILE *answers; /* peer's fd 3 */
 };
 
-static const char *peer_libdir(void)
-{
-	const char *var = qbt_is_stock() ? "QBT_OURS_LIBDIR" : "QBT_STOCK_LIBDIR";
-	return getenv(var);
-}
-
-/* False (after saying so) when the other library is not installed, e.g. no
- * Debian libqb100 on this machine: the interop cases then have nothing to do. */
-static int peer_available(void)
-{
-	const char *libdir = peer_libdir();
-	char lib[PATH_MAX];
-
-	ck_assert_msg(libdir != NULL && getenv("QBT_PEER") != NULL,
-		      "QBT_PEER, QBT_OURS_LIBDIR and QBT_STOCK_LIBDIR must be set");
-	snprintf(lib, sizeof(lib), "%s/libqb.so.100", libdir);
-	if (access(lib, R_OK) == 0)
-		return 1;
-	printf("SKIP: %s not installed, no interop peer\n", lib);
-	return 0;
-}
-
 #define PEER_OR_SKIP()                                                      \
 	do {                                                                \
-		if (!peer_available())                                      \
+		if (!qbt_other_lib_available("QBT_PEER"))                   \
 			return;                                             \
 	} while (0)
 
@@ -83,7 +62,7 @@ static void peer_start(struct peer *p, const char *const *args)
 	for (i = 0; args[i] != NULL && i < 6; i++)
 		argv[i + 1] = (char *)args[i];
 	argv[i + 1] = NULL;
-	pp = qbt_peer_spawn(argv, peer_libdir(), NULL, NULL);
+	pp = qbt_peer_spawn(argv, qbt_other_libdir(), NULL, NULL);
 	p->pid = pp.pid;
 	p->cmd = fdopen(pp.cmd, "w");
 	p->answers = fdopen(pp.ans, "r");
@@ -139,26 +118,20 @@ static void peer_finish(struct peer *p)
 		      "peer exit status 0x%x", status);
 }
 
+/* Tells the peer to close its ring and exit, which it must do cleanly. */
+static void peer_close(struct peer *p)
+{
+	peer_send(p, "CLOSE");
+	peer_expect(p, "CLOSED", NULL, 0);
+	peer_finish(p);
+}
+
 /* ----------------------------------------------------------- bookkeeping */
 
 struct baseline {
 	int fds;
 	char tag[64];
 };
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory stream itself */
-}
 
 /* /dev/shm entries whose names contain `tag`. */
 static int count_shm(const char *tag)
@@ -367,9 +340,7 @@ START_TEST(test_peer_writes_we_read)
 	peer_send(&p, "GO");
 	peer_expect(&p, "OK", NULL, 0);
 	qb_rb_close(rb);
-	peer_send(&p, "CLOSE");
-	peer_expect(&p, "CLOSED", NULL, 0);
-	peer_finish(&p);
+	peer_close(&p);
 	end(&b);
 }
 END_TEST
@@ -408,9 +379,7 @@ START_TEST(test_we_write_peer_reads)
 	ck_assert_int_eq(qb_rb_chunks_used(rb), 1);
 	r = qb_rb_chunk_read(rb, chunk, sizeof(chunk), 0);
 	ck_assert_int_eq(rbi_check(chunk, r, RBI_ACK_SEQ, RBI_BASIC_SPREAD), 0);
-	peer_send(&p, "CLOSE");
-	peer_expect(&p, "CLOSED", NULL, 0);
-	peer_finish(&p);
+	peer_close(&p);
 	ck_assert_int_eq(qb_rb_refcount_get(rb), 1);
 	qb_rb_close(rb);
 	end(&b);
@@ -421,18 +390,21 @@ END_TEST
 
 #define STREAM_N 5000u
 
-/* The test reads while the peer writes; `peer_creates` picks who owns the ring. */
-static void stream_to_us(int peer_creates)
+/* The peer streams STREAM_N chunks while the test reads them (`we_read`),
+ * or the other way round; `peer_creates` picks who owns the ring. */
+static void stream(int we_read, int peer_creates)
 {
 	struct baseline b;
 	struct peer p;
 	char name[96], rest[64];
-	const char *args[] = {"stream-write", name, "5000", peer_creates ? "create" : "open", NULL};
+	const char *args[] = {we_read ? "stream-write" : "stream-read", name, "5000",
+			      peer_creates ? "create" : "open", NULL};
 	qb_ringbuffer_t *rb = NULL;
 	uint32_t seq;
 
 	PEER_OR_SKIP();
-	begin(&b, name, sizeof(name), peer_creates ? "s-pc" : "s-wc");
+	begin(&b, name, sizeof(name),
+	      we_read ? (peer_creates ? "s-pc" : "s-wc") : (peer_creates ? "r-pc" : "r-wc"));
 	if (!peer_creates)
 		rb = open_ring(name, RBI_STREAM_SIZE,
 			       QB_RB_FLAG_CREATE | QB_RB_FLAG_SHARED_PROCESS);
@@ -440,53 +412,23 @@ static void stream_to_us(int peer_creates)
 	peer_expect(&p, "READY", NULL, 0);
 	if (peer_creates) {
 		rb = open_ring(name, RBI_STREAM_SIZE, QB_RB_FLAG_SHARED_PROCESS);
-		peer_send(&p, "GO");
+		if (we_read)
+			peer_send(&p, "GO"); /* a writing peer waits for our reader */
 	}
-	for (seq = 0; seq < STREAM_N; seq++)
-		read_seq(rb, seq, RBI_STREAM_SPREAD, &p);
+	for (seq = 0; seq < STREAM_N; seq++) {
+		if (we_read)
+			read_seq(rb, seq, RBI_STREAM_SPREAD, &p);
+		else
+			write_seq(rb, seq, RBI_STREAM_SPREAD, &p);
+	}
 	peer_expect(&p, "OK", rest, sizeof(rest));
 	ck_assert_str_eq(rest, "5000");
-	ck_assert_int_eq(qb_rb_chunk_read(rb, chunk, sizeof(chunk), 0), -ETIMEDOUT);
+	if (we_read)
+		ck_assert_int_eq(qb_rb_chunk_read(rb, chunk, sizeof(chunk), 0), -ETIMEDOUT);
 	ck_assert_int_eq(qb_rb_space_used(rb), 0);
 	if (peer_creates)
 		qb_rb_close(rb);
-	peer_send(&p, "CLOSE");
-	peer_expect(&p, "CLOSED", NULL, 0);
-	peer_finish(&p);
-	if (!peer_creates)
-		qb_rb_close(rb);
-	end(&b);
-}
-
-/* The test writes while the peer reads. */
-static void stream_from_us(int peer_creates)
-{
-	struct baseline b;
-	struct peer p;
-	char name[96], rest[64];
-	const char *args[] = {"stream-read", name, "5000", peer_creates ? "create" : "open", NULL};
-	qb_ringbuffer_t *rb = NULL;
-	uint32_t seq;
-
-	PEER_OR_SKIP();
-	begin(&b, name, sizeof(name), peer_creates ? "r-pc" : "r-wc");
-	if (!peer_creates)
-		rb = open_ring(name, RBI_STREAM_SIZE,
-			       QB_RB_FLAG_CREATE | QB_RB_FLAG_SHARED_PROCESS);
-	peer_start(&p, args);
-	peer_expect(&p, "READY", NULL, 0);
-	if (peer_creates)
-		rb = open_ring(name, RBI_STREAM_SIZE, QB_RB_FLAG_SHARED_PROCESS);
-	for (seq = 0; seq < STREAM_N; seq++)
-		write_seq(rb, seq, RBI_STREAM_SPREAD, &p);
-	peer_expect(&p, "OK", rest, sizeof(rest));
-	ck_assert_str_eq(rest, "5000");
-	ck_assert_int_eq(qb_rb_space_used(rb), 0);
-	if (peer_creates)
-		qb_rb_close(rb);
-	peer_send(&p, "CLOSE");
-	peer_expect(&p, "CLOSED", NULL, 0);
-	peer_finish(&p);
+	peer_close(&p);
 	if (!peer_creates)
 		qb_rb_close(rb);
 	end(&b);
@@ -494,25 +436,25 @@ static void stream_from_us(int peer_creates)
 
 START_TEST(test_stream_peer_writes_into_our_ring)
 {
-	stream_to_us(0);
+	stream(1, 0);
 }
 END_TEST
 
 START_TEST(test_stream_peer_writes_into_its_ring)
 {
-	stream_to_us(1);
+	stream(1, 1);
 }
 END_TEST
 
 START_TEST(test_stream_we_write_into_our_ring)
 {
-	stream_from_us(0);
+	stream(0, 0);
 }
 END_TEST
 
 START_TEST(test_stream_we_write_into_its_ring)
 {
-	stream_from_us(1);
+	stream(0, 1);
 }
 END_TEST
 
@@ -575,9 +517,7 @@ START_TEST(test_overwrite_peer_fills_we_read)
 	ck_assert_uint_eq(first + count, OVER_N);
 	assert_used_is_run(used, first, OVER_N - 1);
 	qb_rb_close(rb);
-	peer_send(&p, "CLOSE");
-	peer_expect(&p, "CLOSED", NULL, 0);
-	peer_finish(&p);
+	peer_close(&p);
 	end(&b);
 }
 END_TEST
@@ -610,9 +550,7 @@ START_TEST(test_overwrite_we_fill_peer_reads)
 	assert_used_is_run(used, first, OVER_N - 1);
 	ck_assert_int_eq(qb_rb_space_used(rb), 0);
 	ck_assert_int_eq(qb_rb_chunk_read(rb, chunk, sizeof(chunk), 0), -ETIMEDOUT);
-	peer_send(&p, "CLOSE");
-	peer_expect(&p, "CLOSED", NULL, 0);
-	peer_finish(&p);
+	peer_close(&p);
 	qb_rb_close(rb);
 	end(&b);
 }

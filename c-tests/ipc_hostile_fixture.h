@@ -1,9 +1,9 @@
 /*
  * ipc_hostile_fixture.h: what every hostile IPC suite
  * (c-tests/check_ipc_hostile_*.c) needs, whichever phase it attacks: the
- * switch that keeps stricter-than-stock cases off stock libqb, a monotonic
- * clock for bounded waits, the library directory for the server peer, a
- * /dev/shm scan and canary files a case points the server at.
+ * switch that keeps stricter-than-stock cases off stock libqb, the library
+ * directory for the server peer, a /dev/shm scan and canary files a case
+ * points the server at (the clock of bounded waits is peer_spawn.h's).
  *
  * The two phases build their own fixtures on top of this one:
  * ipc_hostile_wire.h (connection phase) and ipc_hostile_shm.h (shared memory).
@@ -19,18 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "peer_spawn.h"
 #include "qbtest.h"
-
-static inline int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The server peer runs on the same libqb as this program (ours or stock). */
 static inline const char *server_libdir(void)

@@ -79,8 +79,7 @@ static inline unsigned first_variant(void)
 struct server {
 	pid_t pid;
 	int cmd, ans;
-	char buf[8192];
-	size_t len;
+	struct qbt_answers in;
 	char name[64];
 	enum qb_ipc_type type;
 	int base_fds;
@@ -92,54 +91,36 @@ struct server {
 
 static int name_seq;
 
+/* Fails the case saying how the server ended (`st`: its wait status). */
+static inline void server_ended(struct server *s, const char *how, int st)
+{
+	ck_abort_msg("server %d %s: %s %d", (int)s->pid, how,
+		     WIFSIGNALED(st) ? "killed by signal" : "exit status",
+		     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
 static inline void server_alive(struct server *s)
 {
 	int st;
 
 	if (waitpid(s->pid, &st, WNOHANG) != 0)
-		ck_abort_msg("server %d died: %s %d", (int)s->pid,
-			     WIFSIGNALED(st) ? "killed by signal" : "exit status",
-			     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		server_ended(s, "died", st);
 }
 
 /* The next answer line of the server, waiting at most ANSWER_MS. */
 static inline const char *server_line(struct server *s)
 {
-	int64_t deadline = now_ms() + ANSWER_MS;
+	int r = qbt_read_line(&s->in, s->ans, s->line, sizeof(s->line), ANSWER_MS);
 
-	for (;;) {
-		char *nl;
-		struct pollfd p = {.fd = s->ans, .events = POLLIN};
-		int left = (int)(deadline - now_ms());
-		ssize_t r;
+	ck_assert_msg(r >= 0, "server %d did not answer within %d ms (hung?)", (int)s->pid,
+		      ANSWER_MS);
+	if (r == 0) {
+		int st = 0;
 
-		s->buf[s->len] = '\0';
-		nl = strchr(s->buf, '\n');
-		if (nl != NULL) {
-			size_t n = (size_t)(nl - s->buf);
-
-			ck_assert_uint_lt(n, sizeof(s->line));
-			memcpy(s->line, s->buf, n);
-			s->line[n] = '\0';
-			s->len -= n + 1;
-			memmove(s->buf, nl + 1, s->len);
-			return s->line;
-		}
-		ck_assert_msg(left > 0, "server %d did not answer within %d ms (hung?)",
-			      (int)s->pid, ANSWER_MS);
-		if (poll(&p, 1, left) <= 0)
-			continue;
-		r = read(s->ans, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
-		if (r <= 0) {
-			int st = 0;
-
-			waitpid(s->pid, &st, 0);
-			ck_abort_msg("server %d is gone: %s %d", (int)s->pid,
-				     WIFSIGNALED(st) ? "killed by signal" : "exit status",
-				     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		}
-		s->len += (size_t)r;
+		waitpid(s->pid, &st, 0);
+		server_ended(s, "is gone", st);
 	}
+	return s->line;
 }
 
 static inline const char *server_ask(struct server *s, const char *fmt, ...)
@@ -152,15 +133,14 @@ static inline const char *server_ask(struct server *s, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
+	n = qbt_vsend_line(s->cmd, cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	ck_assert(n > 0 && n < (int)sizeof(cmd) - 1);
-	cmd[n++] = '\n';
-	if (write(s->cmd, cmd, (size_t)n) != n)
+	if (n < 0)
 		server_alive(s);
 	ck_assert_msg(s->pid > 0, "no server");
 	l = server_line(s);
-	ck_assert_msg(strncmp(l, "OK", 2) == 0, "server said '%s' to %.*s", l, n - 1, cmd);
+	ck_assert_msg(strncmp(l, "OK", 2) == 0, "server said '%s' to %.*s", l,
+		      (int)strcspn(cmd, "\n"), cmd);
 	return l + 2;
 }
 

@@ -51,10 +51,10 @@ static inline void tick(void)
 struct server {
 	pid_t pid;
 	int cmd, ans;
-	char buf[8192];
-	size_t len;
+	struct qbt_answers in;
 	char name[64];
-	char line[512];
+	char line[512]; /* the last answer */
+	char sent[256]; /* the last command */
 	int baseline_fds;
 	/* /dev/shm entries named like this server's before it ran: left by an
 	 * earlier process with the same pid (pids wrap quickly in a test run). */
@@ -67,72 +67,36 @@ static int name_counter;
 /* Reads one answer line into S.line; returns 0, or -1 on end of input. */
 static inline int server_read_line(int guard_ms)
 {
-	long long deadline = now_ms() + guard_ms;
+	int r = qbt_read_line(&S.in, S.ans, S.line, sizeof(S.line), guard_ms);
 
-	for (;;) {
-		char *nl;
-		struct pollfd p = {.fd = S.ans, .events = POLLIN};
-		ssize_t r;
-		long long left;
-
-		S.buf[S.len] = '\0';
-		nl = strchr(S.buf, '\n');
-		if (nl != NULL) {
-			size_t n = (size_t)(nl - S.buf);
-
-			ck_assert_uint_lt(n, sizeof(S.line));
-			memcpy(S.line, S.buf, n);
-			S.line[n] = '\0';
-			S.len -= n + 1;
-			memmove(S.buf, nl + 1, S.len);
-			return 0;
-		}
-		left = deadline - now_ms();
-		ck_assert_msg(left > 0, "server %d gave no answer within %d ms", (int)S.pid, guard_ms);
-		if (poll(&p, 1, (int)left) <= 0)
-			continue;
-		r = read(S.ans, S.buf + S.len, sizeof(S.buf) - 1 - S.len);
-		if (r <= 0)
-			return -1;
-		S.len += (size_t)r;
-		ck_assert_uint_lt(S.len, sizeof(S.buf) - 1);
-	}
+	ck_assert_msg(r >= 0, "server %d gave no answer within %d ms", (int)S.pid, guard_ms);
+	return r > 0 ? 0 : -1;
 }
 
+/* Sends one command line; S.sent keeps it for messages. */
 static inline void server_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void server_send(const char *fmt, ...)
 {
-	char line[256];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	n = qbt_vsend_line(S.cmd, S.sent, sizeof(S.sent), fmt, ap);
 	va_end(ap);
-	ck_assert(n > 0 && n < (int)sizeof(line) - 1);
-	line[n++] = '\n';
-	ck_assert_int_eq(write(S.cmd, line, (size_t)n), n);
+	ck_assert_int_gt(n, 0);
 }
 
-/* Sends a command and returns the answer line (which must not be FAIL). */
-static inline const char *server_ask(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline const char *server_ask(const char *fmt, ...)
+/* The answer line to the command just sent, which must not be FAIL. */
+static inline const char *server_answer(void)
 {
-	char line[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	ck_assert(n > 0 && n < (int)sizeof(line) - 1);
-	line[n++] = '\n';
-	ck_assert_int_eq(write(S.cmd, line, (size_t)n), n);
 	ck_assert_msg(server_read_line(GUARD_MS) == 0, "server %d died (asked: %.*s)",
-		      (int)S.pid, n - 1, line);
+		      (int)S.pid, (int)strcspn(S.sent, "\n"), S.sent);
 	ck_assert_msg(strncmp(S.line, "FAIL", 4) != 0, "server: %s", S.line);
 	return S.line;
 }
+
+/* Sends a command and returns its answer line. */
+#define server_ask(...) (server_send(__VA_ARGS__), server_answer())
 
 struct server_opts {
 	const char *env[6]; /* "NAME=value" */

@@ -20,7 +20,7 @@
 #include <qb/qbipcs.h>
 
 #include "ipc_interop_peer.h"
-#include "ipc_leak_probes.h"
+#include "leak_probes.h"
 
 /* ----------------------------------------------------------- bookkeeping */
 

@@ -38,27 +38,12 @@ struct peer {
 	int cmd;          /* its stdin */
 	int ans;          /* its fd 3 */
 	int eof;          /* its answers ended */
-	char buf[4096];   /* answer bytes not consumed yet */
-	size_t len;
+	struct qbt_answers in;
 };
-
-static inline const char *peer_libdir(void)
-{
-	return getenv(qbt_is_stock() ? "QBT_OURS_LIBDIR" : "QBT_STOCK_LIBDIR");
-}
 
 static inline int peer_available(void)
 {
-	const char *libdir = peer_libdir();
-	char lib[PATH_MAX];
-
-	ck_assert_msg(libdir != NULL && getenv("QBT_IPC_PEER") != NULL,
-		      "QBT_IPC_PEER, QBT_OURS_LIBDIR and QBT_STOCK_LIBDIR must be set");
-	snprintf(lib, sizeof(lib), "%s/libqb.so.100", libdir);
-	if (access(lib, R_OK) == 0)
-		return 1;
-	printf("SKIP: %s not installed, no interop peer\n", lib);
-	return 0;
+	return qbt_other_lib_available("QBT_IPC_PEER");
 }
 
 static inline void peer_start(struct peer *p, const char *a1, const char *a2,
@@ -70,7 +55,7 @@ static inline void peer_start(struct peer *p, const char *a1, const char *a2,
 
 	ck_assert_msg(path != NULL, "QBT_IPC_PEER must name the ipc_peer program");
 	memset(p, 0, sizeof(*p));
-	pp = qbt_peer_spawn(argv, peer_libdir(), NULL, NULL);
+	pp = qbt_peer_spawn(argv, qbt_other_libdir(), NULL, NULL);
 	p->pid = pp.pid;
 	p->cmd = pp.cmd;
 	p->ans = pp.ans;
@@ -100,42 +85,16 @@ static inline void peer_send(struct peer *p, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	n = qbt_vsend_line(p->cmd, line, sizeof(line), fmt, ap);
 	va_end(ap);
-	ck_assert(n > 0 && n < (int)sizeof(line) - 1);
-	line[n++] = '\n';
-	ck_assert_int_eq(write(p->cmd, line, (size_t)n), n);
+	ck_assert_int_gt(n, 0);
 }
 
 /* Reads what the peer has written so far (blocks until something comes). */
 static inline void peer_fill(struct peer *p)
 {
-	ssize_t r = read(p->ans, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
-
-	if (r <= 0)
+	if (qbt_fill(&p->in, p->ans) <= 0)
 		p->eof = 1;
-	else
-		p->len += (size_t)r;
-	ck_assert_uint_lt(p->len, sizeof(p->buf) - 1);
-}
-
-/* Moves one complete line out of the buffer; 0 when there is none yet. */
-static inline int peer_take_line(struct peer *p, char *line, size_t size)
-{
-	char *nl;
-	size_t n;
-
-	p->buf[p->len] = '\0';
-	nl = strchr(p->buf, '\n');
-	if (nl == NULL)
-		return 0;
-	*nl = '\0';
-	n = (size_t)(nl - p->buf);
-	ck_assert_uint_lt(n, size);
-	memcpy(line, p->buf, n + 1);
-	p->len -= n + 1;
-	memmove(p->buf, nl + 1, p->len);
-	return 1;
 }
 
 /* ------------------------------------------------------- our server's loop */
@@ -161,8 +120,7 @@ static inline int32_t on_answer(int32_t fd, int32_t revents, void *data)
 	(void)fd;
 	(void)revents;
 	peer_fill(p);
-	p->buf[p->len] = '\0';
-	if (p->eof || strchr(p->buf, '\n') != NULL)
+	if (p->eof || qbt_has_line(&p->in))
 		qb_loop_stop(loop);
 	return p->eof ? -1 : 0;
 }
@@ -200,7 +158,7 @@ static inline void serve_until(int *counter, int want)
 /* Next answer line of the peer; while we serve, the loop runs meanwhile. */
 static inline void peer_line(struct peer *p, char *line, size_t size)
 {
-	while (!peer_take_line(p, line, size)) {
+	while (!qbt_take_line(&p->in, line, size)) {
 		ck_assert_msg(!p->eof, "peer %d ended without answering", (int)p->pid);
 		if (served_peer == p)
 			serve_once();

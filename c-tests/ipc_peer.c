@@ -62,62 +62,16 @@
 
 #include "ipc_chat.h"
 #include "mapped_lib.h"
+#include "peer_side.h"
 
 /* Waits longer than this only turn a dead partner into a failure. */
 #define SLICE_MS 1000
 #define SLICES 30
 
-static FILE *answers;
 static const char *service;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(answers, fmt, ap);
-	va_end(ap);
-	fputc('\n', answers);
-	fflush(answers);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "ipc_peer: %s\n", msg);
-	say("FAIL %s", msg);
-	exit(1);
-}
 
 /* The libqb file mapped into this process (reported in READY). */
 static char mapped_lib[PATH_MAX] = "?";
-
-/* Finds the mapped libqb; refuses to run against a library other than the
- * one the test meant (QBT_PEER_EXPECT_LIB). */
-static void check_loaded_lib(void)
-{
-	const char *expect = getenv("QBT_PEER_EXPECT_LIB");
-	char want[PATH_MAX];
-	int found, other;
-
-	if (expect != NULL && realpath(expect, want) == NULL)
-		fail("QBT_PEER_EXPECT_LIB %s: %s", expect, strerror(errno));
-	other = qbt_mapped_libqb(expect != NULL ? want : NULL, &found, mapped_lib,
-				 sizeof(mapped_lib));
-	if (other < 0)
-		fail("cannot read /proc/self/maps");
-	if (mapped_lib[0] == '\0')
-		snprintf(mapped_lib, sizeof(mapped_lib), "?");
-	if (expect != NULL && (!found || other))
-		fail("expected %s to be the only libqb mapped", want);
-}
 
 static int count_fds(void)
 {
@@ -735,10 +689,7 @@ static int run_client(void)
 
 int main(int argc, char **argv)
 {
-	answers = fcntl(3, F_GETFD) >= 0 ? fdopen(3, "w") : stdout;
-	if (answers == NULL)
-		answers = stdout;
-	check_loaded_lib();
+	peer_begin("ipc_peer", mapped_lib, sizeof(mapped_lib));
 	if (argc == 4 && strcmp(argv[1], "server") == 0) {
 		service = argv[2];
 		return run_server(argv[3]);

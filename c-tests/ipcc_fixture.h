@@ -14,7 +14,7 @@
 #include <qb/qbipcc.h>
 
 #include "ipc_chat.h"
-#include "ipc_leak_probes.h"
+#include "leak_probes.h"
 #include "qbtest.h"
 
 /* A service name no other case, program or concurrent run uses. */

@@ -33,7 +33,7 @@
 #include <qb/qbipcs.h>
 #include <qb/qbloop.h>
 
-#include "ipc_leak_probes.h"
+#include "leak_probes.h"
 #include "qbtest.h"
 
 #define WAIT_MS 20000 /* only turns a hang into a failure */
@@ -364,10 +364,10 @@ static inline void start_server(enum qb_ipc_type type)
 	ck_assert_int_eq(pthread_create(&srv_thread, NULL, server_main, NULL), 0);
 }
 
-static inline void stop_server(void)
+/* Once the server thread has ended: its loop and pipes go, and nothing the
+ * server made may be left. */
+static inline void release_server(void)
 {
-	command(CMD_STOP);
-	ck_assert_int_eq(pthread_join(srv_thread, NULL), 0);
 	qb_loop_destroy(srv_loop);
 	close(cmd_pipe[0]);
 	close(cmd_pipe[1]);
@@ -375,6 +375,13 @@ static inline void stop_server(void)
 	close(ack_pipe[1]);
 	ck_assert_int_eq(shm_entries(), base_shm);
 	ck_assert_int_eq(count_fds(), base_fds);
+}
+
+static inline void stop_server(void)
+{
+	command(CMD_STOP);
+	ck_assert_int_eq(pthread_join(srv_thread, NULL), 0);
+	release_server();
 	if (!qbt_is_stock())
 		ck_assert_int_eq(get(&n_destroyed_uncreated), 0);
 }

@@ -113,24 +113,6 @@ static void mark(const char *what)
 	fprintf(stderr, "== %s\n", what);
 }
 
-/* Stops if the library that was loaded is not the one the checker chose. */
-static void check_loaded_lib(void)
-{
-	const char *expect = getenv("QBT_PEER_EXPECT_LIB");
-	char want[PATH_MAX];
-	int found, other;
-
-	if (expect == NULL)
-		return;
-	if (realpath(expect, want) == NULL)
-		fail("QBT_PEER_EXPECT_LIB %s: %s", expect, strerror(errno));
-	other = qbt_mapped_libqb(want, &found, NULL, 0);
-	if (other < 0)
-		fail("cannot read /proc/self/maps");
-	if (!found || other)
-		fail("expected %s to be the only libqb mapped", want);
-}
-
 /* Fresh logger: syslog off, `target` on for everything up to LOG_TRACE. */
 static void setup(int32_t target)
 {
@@ -581,7 +563,7 @@ int main(int argc, char **argv)
 
 	setenv("TZ", "UTC", 1);
 	tzset();
-	check_loaded_lib();
+	qbt_peer_check_lib(fail, NULL, 0); /* the library the checker chose */
 	setvbuf(stderr, NULL, _IONBF, 0);
 	mark(section);
 	if (strcmp(section, "fields") == 0)

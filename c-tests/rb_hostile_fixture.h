@@ -39,6 +39,7 @@
 
 #include <qb/qbrb.h>
 
+#include "leak_probes.h"
 #include "qbtest.h"
 #include "rb_chunks.h"
 
@@ -297,21 +298,6 @@ static inline void probe_write(struct victim *v)
 
 /* ------------------------------------------------- the child's framework */
 
-static inline int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
-
 static inline int exists(const char *path)
 {
 	struct stat st;
@@ -350,7 +336,7 @@ typedef void (*attack_fn)(struct victim *v);
 
 static inline void child_main(struct victim *v, attack_fn attack)
 {
-	int fds = count_fds();
+	int fds = dir_entries("/proc/self/fd"); /* the child reports with die() */
 
 	cur = v;
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* a hang dies with the test case */
@@ -361,8 +347,8 @@ static inline void child_main(struct victim *v, attack_fn attack)
 	v->rb = NULL;
 	if (exists(v->hdr_file) || exists(v->data_file))
 		die("ring files left in /dev/shm after qb_rb_close");
-	if (count_fds() != fds)
-		die("%d descriptors before, %d after", fds, count_fds());
+	if (dir_entries("/proc/self/fd") != fds)
+		die("%d descriptors before, %d after", fds, dir_entries("/proc/self/fd"));
 	healthy_after(v);
 	_exit(flagged ? 1 : 0);
 }

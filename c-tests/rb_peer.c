@@ -37,40 +37,19 @@
 #include <qb/qbrb.h>
 
 #include "mapped_lib.h"
+#include "peer_side.h"
 #include "rb_chunks.h"
 
 #define WAIT_MS 30000 /* only turns a dead partner into a failure */
 
-static FILE *answers;
 static qb_ringbuffer_t *ring;
 static uint8_t chunk[65536];
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+/* A failure still closes the ring, so no /dev/shm file outlives the peer. */
+static void close_ring(void)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(answers, fmt, ap);
-	va_end(ap);
-	fputc('\n', answers);
-	fflush(answers);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "rb_peer: %s\n", msg);
-	say("FAIL %s", msg);
 	if (ring != NULL)
 		qb_rb_close(ring);
-	exit(1);
 }
 
 /* Blocks until the test sends `want`; end of input means the test gave up. */
@@ -83,24 +62,6 @@ static void await(const char *want)
 	line[strcspn(line, "\n")] = '\0';
 	if (strcmp(line, want) != 0)
 		fail("expected command %s, got '%s'", want, line);
-}
-
-/* Refuses to run against a library other than the one the test meant. */
-static void check_loaded_lib(void)
-{
-	const char *expect = getenv("QBT_PEER_EXPECT_LIB");
-	char want[PATH_MAX];
-	int found, other;
-
-	if (expect == NULL)
-		return;
-	if (realpath(expect, want) == NULL)
-		fail("QBT_PEER_EXPECT_LIB %s: %s", expect, strerror(errno));
-	other = qbt_mapped_libqb(want, &found, NULL, 0);
-	if (other < 0)
-		fail("cannot read /proc/self/maps");
-	if (!found || other)
-		fail("expected %s to be the only libqb mapped", want);
 }
 
 static uint32_t parse_u32(const char *s)
@@ -390,10 +351,8 @@ int main(int argc, char **argv)
 {
 	const char *cmd;
 
-	answers = fcntl(3, F_GETFD) >= 0 ? fdopen(3, "w") : stdout;
-	if (answers == NULL)
-		answers = stdout;
-	check_loaded_lib();
+	peer_cleanup = close_ring;
+	peer_begin("rb_peer", NULL, 0);
 	if (argc < 2)
 		return usage();
 	cmd = argv[1];
