@@ -18,14 +18,13 @@
 //! write position, then the committed magic), so a dump taken concurrently from
 //! a crash handler stops cleanly at a record being written.
 
+use std::os::fd::RawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use libc::{EINVAL, ENOBUFS};
 
-use std::os::fd::RawFd;
-
-use super::chunk::{MAGIC_ALLOC, MAGIC_COMMITTED, MAGIC_DEAD};
+use super::chunk::{MAGIC_COMMITTED, MAGIC_DEAD};
 use super::geometry::{Geometry, Queued};
 use super::{FLAG_NO_SEMAPHORE, FLAG_OVERWRITE, RingBuffer};
 
@@ -98,12 +97,10 @@ impl Appender {
         if !Geometry::fits(geo.free_words(w, r, Queued::None), max_len) {
             self.drop_oldest(w, r, max_len)?;
         }
-        let data = &self.ring.data;
-        data.set_len_at(w, 0)?;
-        data.set_magic_at(w, MAGIC_ALLOC)?;
+        self.ring.mark_allocated(w)?;
         self.reserved.store(reserved, Ordering::Relaxed);
         // SAFETY: payload() is non-null inside the mapping.
-        Ok(unsafe { NonNull::new_unchecked(data.payload(w)) })
+        Ok(unsafe { NonNull::new_unchecked(self.ring.data.payload(w)) })
     }
 
     /// Drops chunks from `r` on until `len` bytes fit after `w`. A chunk that

@@ -170,8 +170,9 @@ impl RingBuffer {
         }
     }
 
+    /// Marks the chunk at `w` as being written (readers stop there).
     #[inline(always)]
-    fn mark_allocated(&self, w: u32) -> Result<(), i32> {
+    pub(super) fn mark_allocated(&self, w: u32) -> Result<(), i32> {
         self.data.set_len_at(w, 0)?;
         self.data.set_magic_at(w, MAGIC_ALLOC)
     }
