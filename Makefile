@@ -85,7 +85,7 @@ $(OUT)/libqb.so: $(OUT)/$(SONAME)
 # An uninstalled libqb.pc pointing at the source tree, for tests and demos.
 $(OUT)/libqb.pc: pkgconfig/libqb.pc.in Makefile
 	@mkdir -p $(OUT)
-	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(CURDIR)/$(OUT)|' \
+	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(abspath $(OUT))|' \
 	    -e 's|@INCLUDEDIR@|$(CURDIR)/include|; s|@VERSION@|$(VERSION)|' $< > $@
 
 headers:
@@ -243,7 +243,7 @@ checksuite: all
 $(TARGET_DIR)/examples/%: examples/%.c $(HEADERS) | all
 	@mkdir -p $(TARGET_DIR)/examples
 	$(CC) -std=gnu11 $(CWARN) -o $@ $< \
-		$$(PKG_CONFIG_PATH=$(OUT) pkg-config --cflags --libs libqb) -Wl,-rpath,$(CURDIR)/$(OUT)
+		$$(PKG_CONFIG_PATH=$(OUT) pkg-config --cflags --libs libqb) -Wl,-rpath,$(abspath $(OUT))
 
 demo: $(EXAMPLES)
 	@set -e; for e in $(EXAMPLES); do echo "== $$e"; $$e; done
